@@ -1,0 +1,1 @@
+"""Evaluation: BEIR loaders, ranking metrics, runners, reports and the regression gate."""

@@ -1,0 +1,62 @@
+"""Ranking metrics over one query: a ranked list of ids against graded labels.
+
+`qrels` maps doc id -> graded gain (>= 0). Binary relevance is gain >= `threshold`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+
+def dcg(gains: Sequence[float]) -> float:
+    """Discounted cumulative gain with linear gains and log2(rank + 1) discount."""
+    return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def ndcg_at_k(ranked: Sequence[str], qrels: Mapping[str, float], k: int) -> float:
+    ideal = dcg(sorted((g for g in qrels.values() if g > 0), reverse=True)[:k])
+    if ideal == 0:
+        return 0.0
+    return dcg([max(qrels.get(d, 0.0), 0.0) for d in ranked[:k]]) / ideal
+
+
+def relevant_set(qrels: Mapping[str, float], threshold: float) -> set[str]:
+    return {d for d, g in qrels.items() if g >= threshold}
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if d in relevant:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def recall_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    if not relevant:
+        return 0.0
+    return len(relevant.intersection(ranked[:k])) / len(relevant)
+
+
+def precision_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    return len(relevant.intersection(ranked[:k])) / k
+
+
+def f1_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    p = precision_at_k(ranked, relevant, k)
+    r = recall_at_k(ranked, relevant, k)
+    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+def average_precision(ranked: Sequence[str], relevant: set[str], k: int | None = None) -> float:
+    """AP over the (optionally cut) ranking, normalised by the number of relevant docs."""
+    if not relevant:
+        return 0.0
+    hits, total = 0, 0.0
+    for i, d in enumerate(ranked if k is None else ranked[:k]):
+        if d in relevant:
+            hits += 1
+            total += hits / (i + 1)
+    return total / len(relevant)

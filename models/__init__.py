@@ -1,0 +1,7 @@
+"""Encoders: the `Encoder` interface, the fp32 teacher and the compact student artifacts."""
+
+from __future__ import annotations
+
+from models.encoder import Encoder, load_encoder
+
+__all__ = ["Encoder", "load_encoder"]
