@@ -94,7 +94,11 @@ class SentenceTransformerEncoder:
         location = resolve_teacher_source(source)
         self._name = TEACHER_ID if location == str(teacher_path()) else str(source)
         self._model = SentenceTransformer(location, device="cpu")
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
         if dim is None:
             raise ValueError(f"{location}: model does not declare an embedding dimension")
         self._dim = int(dim)

@@ -1,0 +1,1 @@
+"""The batch indexer: read catalogs, embed, write and publish index generations."""

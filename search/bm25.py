@@ -1,0 +1,163 @@
+"""BM25 retrieval through tantivy: several stemmed fields with boosts, filters as tantivy queries.
+
+User text is never handed to tantivy's query language as written: it is reduced to
+lowercased word tokens first, so quotes, colons, operators and wildcards are plain
+words or nothing, and no query string can raise a syntax error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import tantivy
+
+from search.filters import Filters, normalise_category
+from search.types import Product
+
+TEXT_FIELDS = ("title", "brand", "category", "attributes", "description")
+DEFAULT_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "brand": 2.0,
+    "category": 1.5,
+    "attributes": 1.0,
+    "description": 1.0,
+}
+MAX_QUERY_TOKENS = 64
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def query_tokens(text: str) -> list[str]:
+    """Lowercased word tokens of user text, at most MAX_QUERY_TOKENS (the rest is ignored)."""
+    return _TOKEN.findall(text.lower())[:MAX_QUERY_TOKENS]
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("ord", stored=False, indexed=True, fast=True)
+    for name in TEXT_FIELDS:
+        builder.add_text_field(name, stored=False, tokenizer_name="en_stem")
+    builder.add_text_field("brand_key", stored=False, tokenizer_name="raw")
+    builder.add_text_field("category_prefix", stored=False, tokenizer_name="raw")
+    builder.add_float_field("price", stored=False, indexed=True, fast=True)
+    builder.add_float_field("rating", stored=False, indexed=True, fast=True)
+    builder.add_boolean_field("in_stock", stored=False, indexed=True, fast=True)
+    return builder.build()
+
+
+def category_prefixes(category: str) -> list[str]:
+    levels = normalise_category(category).split(" > ") if category.strip() else []
+    return [" > ".join(levels[: i + 1]) for i in range(len(levels))]
+
+
+def to_document(ordinal: int, product: Product) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_integer("ord", ordinal)
+    doc.add_text("title", product.title)
+    doc.add_text("description", product.description)
+    doc.add_text("brand", product.brand)
+    doc.add_text("category", " ".join(product.category_levels))
+    doc.add_text("attributes", " ".join(f"{k} {v}" for k, v in product.attributes.items()))
+    doc.add_text("brand_key", product.brand.strip().lower())
+    for prefix in category_prefixes(product.category):
+        doc.add_text("category_prefix", prefix)
+    if product.price is not None:
+        doc.add_float("price", float(product.price))
+    if product.rating is not None:
+        doc.add_float("rating", float(product.rating))
+    doc.add_boolean("in_stock", product.in_stock)
+    return doc
+
+
+class BM25Index:
+    """A tantivy index directory: build / add / delete / search."""
+
+    def __init__(self, index: tantivy.Index, boosts: Mapping[str, float] | None = None) -> None:
+        self._index = index
+        self._schema = index.schema
+        self.boosts = dict(boosts or DEFAULT_BOOSTS)
+
+    @classmethod
+    def create(cls, path: Path, boosts: Mapping[str, float] | None = None) -> BM25Index:
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(tantivy.Index(build_schema(), path=str(path)), boosts)
+
+    @classmethod
+    def open(cls, path: Path, boosts: Mapping[str, float] | None = None) -> BM25Index:
+        if not path.is_dir():
+            raise FileNotFoundError(f"BM25 index directory not found: {path}")
+        return cls(tantivy.Index.open(str(path)), boosts)
+
+    def writer(self, heap_bytes: int = 128_000_000, threads: int = 1) -> tantivy.IndexWriter:
+        return self._index.writer(heap_bytes, threads)
+
+    @staticmethod
+    def add(
+        writer: tantivy.IndexWriter, ordinals: Sequence[int], products: Sequence[Product]
+    ) -> None:
+        for ordinal, product in zip(ordinals, products):
+            writer.add_document(to_document(ordinal, product))
+
+    @staticmethod
+    def delete(writer: tantivy.IndexWriter, ordinals: Sequence[int]) -> None:
+        for ordinal in ordinals:
+            writer.delete_documents_by_term("ord", ordinal)
+
+    def reload(self) -> None:
+        self._index.reload()
+
+    def num_docs(self) -> int:
+        return int(self._index.searcher().num_docs)
+
+    def _filter_queries(self, filters: Filters) -> list[tantivy.Query]:
+        schema, queries = self._schema, []
+        if filters.category is not None:
+            queries.append(
+                tantivy.Query.term_query(
+                    schema, "category_prefix", normalise_category(filters.category)
+                )
+            )
+        if filters.brand is not None:
+            queries.append(
+                tantivy.Query.term_query(schema, "brand_key", filters.brand.strip().lower())
+            )
+        if filters.price_min is not None or filters.price_max is not None:
+            queries.append(
+                tantivy.Query.range_query(
+                    schema, "price", tantivy.FieldType.Float, filters.price_min, filters.price_max
+                )
+            )
+        if filters.rating_min is not None:
+            queries.append(
+                tantivy.Query.range_query(
+                    schema, "rating", tantivy.FieldType.Float, filters.rating_min, None
+                )
+            )
+        if filters.in_stock is not None:
+            queries.append(tantivy.Query.term_query(schema, "in_stock", filters.in_stock))
+        return queries
+
+    def text_query(self, text: str) -> tantivy.Query | None:
+        tokens = query_tokens(text)
+        if not tokens:
+            return None
+        query, _errors = self._index.parse_query_lenient(
+            " ".join(tokens), list(TEXT_FIELDS), field_boosts=self.boosts
+        )
+        return query
+
+    def search(self, text: str, n: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Top-n (ordinal, BM25 score) for the text, restricted by filters."""
+        query = self.text_query(text)
+        if query is None or n <= 0:
+            return []
+        clauses = self._filter_queries(filters) if filters is not None else []
+        if clauses:
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query)] + [(tantivy.Occur.Must, c) for c in clauses]
+            )
+        searcher = self._index.searcher()
+        hits = searcher.search(query, n, count=False).hits
+        ordinals = searcher.fast_field_values("ord", [address for _, address in hits])
+        return [(int(o), float(score)) for (score, _), o in zip(hits, ordinals)]

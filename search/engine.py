@@ -1,0 +1,267 @@
+"""`Engine`: the library facade. Open an index directory, search it."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.encoder import Encoder, load_encoder
+from search.bm25 import BM25Index
+from search.cache import QueryCache
+from search.dense import DenseIndex, DenseParams
+from search.filters import FilterColumns, Filters
+from search.fusion import fuse_convex, fuse_rrf
+from search.generation import (
+    BM25_DIR,
+    DENSE_FILE,
+    DOCS_FILE,
+    ENCODER_DIR,
+    current_generation,
+    read_manifest,
+)
+from search.store import DocStore
+from search.types import FusionMethod, FusionWeights, Hit, SearchMode
+
+MAX_QUERY_CHARS = 10_000
+DEFAULT_CANDIDATES = 100
+
+
+def clean_query(query: object) -> str:
+    """Validate user text: a non-empty string; control characters become spaces."""
+    if not isinstance(query, str):
+        raise ValueError(f"query must be a string, got {type(query).__name__}")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValueError(f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in query)
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError("query is empty")
+    return text
+
+
+@dataclass
+class Generation:
+    """Everything one published generation needs to answer queries."""
+
+    path: Path
+    manifest: dict[str, Any]
+    bm25: BM25Index
+    dense: DenseIndex
+    store: DocStore
+    alive: np.ndarray
+    columns: FilterColumns
+    ordinal_ids: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def live_count(self) -> int:
+        return int(self.alive.sum())
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Live and matching documents, or None when every document qualifies."""
+        keep = (
+            self.alive
+            if filters is None or filters.is_empty
+            else self.alive & self.columns.mask(filters)
+        )
+        return None if bool(keep.all()) else keep
+
+
+def load_generation(gen_dir: Path) -> Generation:
+    manifest = read_manifest(gen_dir)
+    dense_params = DenseParams(**manifest.get("dense", {}).get("params", {}))
+    store = DocStore(gen_dir / DOCS_FILE)
+    alive, ids, columns = store.load_columns()
+    return Generation(
+        path=gen_dir,
+        manifest=manifest,
+        bm25=BM25Index.open(gen_dir / BM25_DIR, manifest.get("bm25", {}).get("boosts")),
+        dense=DenseIndex.load(gen_dir / DENSE_FILE, dense_params),
+        store=store,
+        alive=alive,
+        columns=columns,
+        ordinal_ids=ids,
+    )
+
+
+def encoder_for(gen_dir: Path, manifest: Mapping[str, Any], threads: int | None) -> Encoder:
+    """The encoder a generation was built with: its bundled artifact, or the named model."""
+    if (gen_dir / ENCODER_DIR).is_dir():
+        return load_encoder(gen_dir / ENCODER_DIR, threads=threads)
+    return load_encoder(str(manifest["encoder"]["source"]), threads=threads)
+
+
+class Engine:
+    """Hybrid product search over one index directory.
+
+    >>> engine = Engine.open("index")                       # doctest: +SKIP
+    >>> engine.search("couch", k=5, filters={"price_max": 800})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        generation: Generation,
+        encoder: Encoder,
+        cache_size: int = 4096,
+        threads: int | None = None,
+    ) -> None:
+        self.index_dir = index_dir
+        self._generation = generation
+        self.encoder = encoder
+        self.cache = QueryCache(cache_size)
+        self._threads = threads
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: str | Path,
+        encoder: Encoder | None = None,
+        cache_size: int = 4096,
+        threads: int | None = None,
+    ) -> Engine:
+        """Open the generation that INDEX_DIR/CURRENT names.
+
+        The encoder defaults to the one the index was built with; passing another
+        one with a different name or dimension is refused.
+        """
+        index_dir = Path(index_dir)
+        gen_dir = current_generation(index_dir)
+        generation = load_generation(gen_dir)
+        if encoder is None:
+            encoder = encoder_for(gen_dir, generation.manifest, threads)
+        _check_encoder(encoder, generation)
+        return cls(index_dir, generation, encoder, cache_size=cache_size, threads=threads)
+
+    @property
+    def generation(self) -> Generation:
+        return self._generation
+
+    @property
+    def default_weights(self) -> FusionWeights:
+        return FusionWeights.from_dict(self._generation.manifest.get("fusion", {}))
+
+    def __len__(self) -> int:
+        return self._generation.live_count
+
+    def reload_if_changed(self) -> bool:
+        """Switch to the generation CURRENT names now, if it differs. Returns True on a switch."""
+        with self._reload_lock:
+            gen_dir = current_generation(self.index_dir)
+            if gen_dir.name == self._generation.name and not self._changed_in_place():
+                return False
+            generation = load_generation(gen_dir)
+            if generation.manifest["encoder"]["name"] != self.encoder.name:
+                self.encoder = encoder_for(gen_dir, generation.manifest, self._threads)
+                self.cache.clear()
+            _check_encoder(self.encoder, generation)
+            self._generation = generation
+            return True
+
+    def _changed_in_place(self) -> bool:
+        """Incremental commits bump the manifest's `revision` inside a generation."""
+        current = read_manifest(self._generation.path).get("revision", 0)
+        return bool(current != self._generation.manifest.get("revision", 0))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self.cache.get(text)
+        if vector is None:
+            vector = self.encoder.encode_queries([text])[0]
+            self.cache.put(text, vector)
+        return vector
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | Mapping[str, Any] | None = None,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        weights: FusionWeights | Mapping[str, Any] | None = None,
+        offset: int = 0,
+        candidates: int = DEFAULT_CANDIDATES,
+    ) -> list[Hit]:
+        """Top-k products for the query, after skipping `offset`.
+
+        Raises ValueError with a reason for an empty or oversized query, unknown
+        mode, bad filters or weights; any other text is searched as plain words.
+        """
+        text = clean_query(query)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        try:
+            mode = SearchMode(mode)
+        except ValueError:
+            valid = ", ".join(m.value for m in SearchMode)
+            raise ValueError(f"unknown mode {mode!r}; valid modes: {valid}") from None
+        if not isinstance(filters, Filters):
+            filters = Filters.from_mapping(filters)
+        if weights is None:
+            weights = self.default_weights
+        elif not isinstance(weights, FusionWeights):
+            weights = FusionWeights.from_dict({**self.default_weights.to_dict(), **weights})
+
+        gen = self._generation  # one generation for the whole request
+        depth = max(candidates, k + offset)
+        bm25: list[tuple[int, float]] = []
+        dense: list[tuple[int, float]] = []
+        if mode in (SearchMode.BM25, SearchMode.HYBRID):
+            bm25 = gen.bm25.search(text, depth, filters)
+            if gen.live_count < len(gen.alive):  # tombstoned ordinals may linger in BM25
+                bm25 = [(o, s) for o, s in bm25 if gen.alive[o]]
+        if mode in (SearchMode.DENSE, SearchMode.HYBRID):
+            dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
+
+        if mode is SearchMode.BM25:
+            fused = bm25
+        elif mode is SearchMode.DENSE:
+            fused = dense
+        elif weights.method is FusionMethod.RRF:
+            fused = fuse_rrf(bm25, dense, weights.bm25, weights.dense, weights.rrf_k)
+        else:
+            fused = fuse_convex(bm25, dense, weights.bm25, weights.dense)
+
+        page = fused[offset : offset + k]
+        products = gen.store.get([o for o, _ in page])
+        bm25_at = {o: (r, s) for r, (o, s) in enumerate(bm25, start=1)}
+        dense_at = {o: (r, s) for r, (o, s) in enumerate(dense, start=1)}
+        hits = []
+        for (ordinal, score), product in zip(page, products):
+            b = bm25_at.get(ordinal)
+            d = dense_at.get(ordinal)
+            hits.append(
+                Hit(
+                    doc_id=product.id,
+                    score=score,
+                    bm25_rank=None if b is None else b[0],
+                    bm25_score=None if b is None else b[1],
+                    dense_rank=None if d is None else d[0],
+                    dense_score=None if d is None else d[1],
+                    product=product,
+                )
+            )
+        return hits
+
+
+def _check_encoder(encoder: Encoder, generation: Generation) -> None:
+    expected = generation.manifest["encoder"]
+    if encoder.dim != generation.dense.dim:
+        raise ValueError(
+            f"encoder {encoder.name!r} has dim {encoder.dim}, but {generation.path} was built "
+            f"with {expected['name']!r} (dim {generation.dense.dim})"
+        )
+    if encoder.name != expected["name"]:
+        raise ValueError(
+            f"encoder {encoder.name!r} does not match the index, built with {expected['name']!r}"
+        )
