@@ -160,4 +160,4 @@ class BM25Index:
         searcher = self._index.searcher()
         hits = searcher.search(query, n, count=False).hits
         ordinals = searcher.fast_field_values("ord", [address for _, address in hits])
-        return [(int(o), float(score)) for (score, _), o in zip(hits, ordinals)]
+        return [(int(o), float(s)) for (s, _), o in zip(hits, ordinals) if o is not None]

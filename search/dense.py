@@ -9,11 +9,16 @@ whenever k matching products exist.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import faiss
 import numpy as np
+
+# faiss ships partial type stubs that lack the SWIG classes used here (HNSW search
+# parameters, ID selectors), so it is typed as Any.
+faiss: Any = importlib.import_module("faiss")
 
 
 @dataclass(frozen=True)
@@ -29,14 +34,14 @@ class DenseParams:
 class DenseIndex:
     """A FAISS index of ordinals: build / add / search / save / load."""
 
-    def __init__(self, index: faiss.Index, params: DenseParams) -> None:
+    def __init__(self, index: Any, params: DenseParams) -> None:
         self._index = index
         self.params = params
 
     @classmethod
     def create(cls, dim: int, expected_size: int, params: DenseParams | None = None) -> DenseIndex:
         params = params or DenseParams()
-        index: faiss.Index
+        index: Any
         if expected_size >= params.hnsw_threshold:
             index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = params.ef_construction
@@ -77,7 +82,7 @@ class DenseIndex:
         """Append vectors; their ids are the next ordinals (len(self) onwards)."""
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
-    def _flat(self) -> faiss.Index:
+    def _flat(self) -> Any:
         if self.is_hnsw:
             return faiss.downcast_index(self._index.storage)
         return self._index
@@ -104,10 +109,8 @@ class DenseIndex:
                 return hits
         return self._run(self._flat(), q, n, selector)
 
-    def _run(
-        self, index: faiss.Index, q: np.ndarray, n: int, selector: faiss.IDSelector | None
-    ) -> list[tuple[int, float]]:
-        params: faiss.SearchParameters | None = None
+    def _run(self, index: Any, q: np.ndarray, n: int, selector: Any) -> list[tuple[int, float]]:
+        params: Any = None
         if selector is not None:
             if isinstance(index, faiss.IndexHNSW):
                 params = faiss.SearchParametersHNSW(

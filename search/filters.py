@@ -59,7 +59,8 @@ class Filters:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(
-                f"unknown filter key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}"
+                f"unknown filter key(s) {', '.join(unknown)}; "
+                f"valid keys: {', '.join(sorted(known))}"
             )
         values: dict[str, Any] = {}
         for key, value in data.items():
