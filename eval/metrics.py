@@ -60,3 +60,58 @@ def average_precision(ranked: Sequence[str], relevant: set[str], k: int | None =
             hits += 1
             total += hits / (i + 1)
     return total / len(relevant)
+
+
+BINARY_METRICS = ("mrr", "precision", "recall", "f1", "map")
+
+
+def metric_names(k: int = 10, deep_k: int = 100) -> list[str]:
+    """Names `evaluate_ranking` reports, in display order."""
+    return [
+        f"ndcg@{k}",
+        f"f1@{k}",
+        f"precision@{k}",
+        f"recall@{k}",
+        f"mrr@{k}",
+        f"recall@{deep_k}",
+        f"map@{deep_k}",
+    ]
+
+
+def evaluate_ranking(
+    ranked: Sequence[str],
+    qrels: Mapping[str, float],
+    threshold: float,
+    k: int = 10,
+    deep_k: int = 100,
+) -> dict[str, float | None]:
+    """All metrics of one query.
+
+    nDCG uses the graded gains. The binary metrics (relevant = gain >= threshold) are
+    None for a query without any relevant document, so averages skip it: F1@10 is a
+    mean over queries with at least one relevant product.
+    """
+    relevant = relevant_set(qrels, threshold)
+    has_relevant = bool(relevant)
+    values: dict[str, float | None] = {
+        f"ndcg@{k}": ndcg_at_k(ranked, qrels, k),
+        f"f1@{k}": f1_at_k(ranked, relevant, k) if has_relevant else None,
+        f"precision@{k}": precision_at_k(ranked, relevant, k) if has_relevant else None,
+        f"recall@{k}": recall_at_k(ranked, relevant, k) if has_relevant else None,
+        f"mrr@{k}": mrr_at_k(ranked, relevant, k) if has_relevant else None,
+        f"recall@{deep_k}": recall_at_k(ranked, relevant, deep_k) if has_relevant else None,
+        f"map@{deep_k}": average_precision(ranked, relevant, deep_k) if has_relevant else None,
+    }
+    return values
+
+
+def mean_metrics(per_query: Sequence[Mapping[str, float | None]]) -> dict[str, float]:
+    """Mean of each metric over the queries where it is defined (not None); NaN if none."""
+    names: list[str] = []
+    for row in per_query:
+        names.extend(n for n in row if n not in names)
+    means: dict[str, float] = {}
+    for name in names:
+        values = [v for row in per_query if (v := row.get(name)) is not None]
+        means[name] = sum(values) / len(values) if values else math.nan
+    return means

@@ -1,0 +1,194 @@
+"""`tinyseek eval`: score labelled queries, write a report, gate against a baseline.
+
+Heavy imports stay inside `run_eval` so `tinyseek --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+MODES = ("bm25", "dense", "hybrid")
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_weights(text: str | None) -> dict[str, Any] | None:
+    """`bm25=1,dense=2,method=rrf,rrf_k=60` -> a FusionWeights mapping (partial is fine)."""
+    if not text:
+        return None
+    weights: dict[str, Any] = {}
+    for item in _csv(text):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in ("bm25", "dense", "method", "rrf_k"):
+            raise ValueError(
+                f"--weights expects KEY=VALUE with keys bm25, dense, method, rrf_k; got {item!r}"
+            )
+        weights[key] = value.strip() if key == "method" else float(value)
+    return weights
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "eval",
+        help="evaluate search quality and latency on labelled queries",
+        description=(
+            "Index DATASET (cached), run every labelled query in each mode and with each "
+            "encoder, write report.json / report.md / per_query.jsonl / plots into --out, and "
+            "optionally gate against a baseline report (exit 3 on a >3%% relative drop of "
+            "F1@k or nDCG@k, 4 when nothing is comparable)."
+        ),
+    )
+    parser.add_argument(
+        "dataset",
+        help="'sample' (sample_data/), 'homedepot' (../shared/data/homedepot or "
+        "$TINYSEEK_HOMEDEPOT), or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)",
+    )
+    parser.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated modes")
+    parser.add_argument(
+        "--encoders",
+        default="teacher",
+        help="comma-separated encoder specs: 'teacher', an artifact dir, or a model path",
+    )
+    parser.add_argument("--split", default=None, help="qrels split (default: test; dev for HD)")
+    parser.add_argument("--k", type=int, default=10, help="cut-off for nDCG/F1/P/R/MRR")
+    parser.add_argument("--out", default=None, help="report directory (default runs/eval/...)")
+    parser.add_argument("--baseline", default=None, help="baseline report.json for the gate")
+    parser.add_argument("--tolerance", type=float, default=0.03, help="relative drop allowed")
+    parser.add_argument(
+        "--promote-to", default=None, help="copy report.json here when the gate passes"
+    )
+    parser.add_argument("--limit-queries", type=int, default=None, help="first N queries only")
+    parser.add_argument(
+        "--weights", default=None, help="hybrid fusion, e.g. bm25=1,dense=1,method=rrf"
+    )
+    parser.add_argument(
+        "--relevance-threshold", type=float, default=None, help="binary relevance on gain"
+    )
+    parser.add_argument("--gain-offset", type=float, default=None, help="gain = score - offset")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--cache-dir", default=None, help="index cache (~/.cache/tinyseek/eval)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run_eval)
+
+    gate = sub.add_parser(
+        "eval-gate",
+        help="judge an eval report against a baseline report (exit 3 on regression)",
+        description="Compare two report.json files without re-running the evaluation.",
+    )
+    gate.add_argument("report", help="report.json of the run to judge")
+    gate.add_argument("--baseline", required=True, help="baseline report.json")
+    gate.add_argument("--tolerance", type=float, default=0.03, help="relative drop allowed")
+    gate.add_argument("--promote-to", default=None, help="copy REPORT here when the gate passes")
+    gate.set_defaults(func=run_gate)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from eval.beir import LabelledSet
+    from eval.datasets import file_checksum, resolve_dataset
+    from eval.gate import load_report
+    from eval.report import REPORT_FILE, build_report, markdown_table, write_report
+    from eval.runner import run_evaluation
+
+    modes = _csv(args.modes)
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ValueError(f"unknown mode(s) {', '.join(bad) or '(none)'}; valid: {', '.join(MODES)}")
+    encoders = _csv(args.encoders)
+    if not encoders:
+        raise ValueError("--encoders is empty")
+    if args.k < 1:
+        raise ValueError(f"--k must be >= 1, got {args.k}")
+    weights = parse_weights(args.weights)
+    baseline = load_report(args.baseline) if args.baseline else None
+
+    spec = resolve_dataset(args.dataset, args.split, args.gain_offset, args.relevance_threshold)
+    labelled = spec.load()
+    if args.limit_queries is not None:
+        labelled = LabelledSet(
+            labelled.name,
+            labelled.corpus_path,
+            labelled.queries[: args.limit_queries],
+            labelled.relevance_threshold,
+        )
+    if not labelled.queries:
+        raise ValueError(f"{spec.root}: no labelled queries with a positive gain")
+    progress = not args.quiet
+    if progress:
+        print(
+            f"{spec.name}/{spec.split}: {len(labelled.queries)} queries; modes {modes}; "
+            f"encoders {encoders}",
+            file=sys.stderr,
+        )
+    results = run_evaluation(
+        labelled,
+        modes,
+        encoders,
+        k=args.k,
+        cache_root=Path(args.cache_dir) if args.cache_dir else None,
+        threads=args.threads,
+        weights=weights,
+        progress=progress,
+    )
+    report = build_report(
+        spec,
+        len(labelled.queries),
+        results,
+        encoders,
+        args.k,
+        args.threads,
+        corpus_sha256=file_checksum(labelled.corpus_path),
+        limit_queries=args.limit_queries,
+    )
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = (
+        Path(args.out) if args.out else Path("runs") / "eval" / f"{spec.name}-{spec.split}-{stamp}"
+    )
+    written = write_report(out, report, results, plots=not args.no_plots)
+    print(markdown_table(report))
+    print(f"report: {', '.join(str(p) for p in written)}")
+
+    return judge(out / REPORT_FILE, report, baseline, args.tolerance, args.promote_to)
+
+
+def judge(
+    report_path: Any,
+    report: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    tolerance: float,
+    promote_to: str | None,
+) -> int:
+    """Print the gate's verdict, promote the report when it passed; returns the exit code."""
+    from pathlib import Path
+
+    from eval.gate import EXIT_PASS, compare_reports, promote
+
+    exit_code = EXIT_PASS
+    if baseline is not None:
+        gate = compare_reports(report, baseline, tolerance=tolerance)
+        for line in gate.lines():
+            print(line)
+        exit_code = gate.exit_code
+    if promote_to:
+        if exit_code == EXIT_PASS:
+            promote(Path(report_path), Path(promote_to))
+            print(f"promoted {report_path} -> {promote_to}")
+        else:
+            print(f"not promoted: {promote_to} keeps the last good report")
+    return exit_code
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    from eval.gate import load_report
+
+    report = load_report(args.report)
+    baseline = load_report(args.baseline)
+    return judge(args.report, report, baseline, args.tolerance, args.promote_to)

@@ -1,0 +1,88 @@
+"""Named datasets for the harness: `sample`, `homedepot`, or any BEIR folder path.
+
+Each name resolves to a folder and to its labelling convention (how scores become
+graded gains and where binary relevance starts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.beir import LabelledSet, load_beir
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOMEDEPOT_ENV = "TINYSEEK_HOMEDEPOT"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a labelled set lives and how its scores are read."""
+
+    name: str
+    root: Path
+    split: str
+    gain_offset: float
+    relevance_threshold: float
+    """Binary relevance: score - gain_offset >= relevance_threshold."""
+
+    def load(self) -> LabelledSet:
+        labelled = load_beir(
+            self.root,
+            split=self.split,
+            gain_offset=self.gain_offset,
+            relevance_threshold=self.relevance_threshold,
+        )
+        return LabelledSet(
+            self.name, labelled.corpus_path, labelled.queries, labelled.relevance_threshold
+        )
+
+
+def homedepot_root() -> Path:
+    env = os.environ.get(HOMEDEPOT_ENV)
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "homedepot"
+
+
+def resolve_dataset(
+    dataset: str,
+    split: str | None = None,
+    gain_offset: float | None = None,
+    relevance_threshold: float | None = None,
+) -> DatasetSpec:
+    """`sample` (sample_data/, split test, grades 0-2, relevant >= 1), `homedepot` (split dev,
+    gain = score - 1, relevant = score >= 2.5), or a BEIR folder (split test, gain = score,
+    relevant >= 1). Explicit arguments override the convention.
+    """
+    if dataset == "sample":
+        name, root, defaults = "sample", REPO_ROOT / "sample_data", ("test", 0.0, 1.0)
+    elif dataset == "homedepot":
+        root = homedepot_root()
+        if not root.is_dir():
+            raise FileNotFoundError(
+                f"Home Depot data not found at {root}; set ${HOMEDEPOT_ENV} to its folder"
+            )
+        name, defaults = "homedepot", ("dev", 1.0, 1.5)
+    else:
+        root = Path(dataset).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(
+                f"dataset {dataset!r} is neither 'sample', 'homedepot' nor a BEIR folder"
+            )
+        name, defaults = root.resolve().name, ("test", 0.0, 1.0)
+    return DatasetSpec(
+        name=name,
+        root=root,
+        split=split or defaults[0],
+        gain_offset=defaults[1] if gain_offset is None else gain_offset,
+        relevance_threshold=defaults[2] if relevance_threshold is None else relevance_threshold,
+    )
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
