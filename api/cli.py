@@ -1,0 +1,179 @@
+"""`tinyseek serve` and `tinyseek demo`: run the HTTP service with uvicorn.
+
+Heavy imports (torch, FAISS, FastAPI) happen inside the commands, after the
+thread environment is set: OpenMP and MKL read OMP_NUM_THREADS once, at load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CATALOG = REPO_ROOT / "sample_data" / "corpus.jsonl"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="serve an index over HTTP (search, documents, metrics, page)",
+        description="Serve INDEX_DIR. Other settings come from TINYSEEK_* environment "
+        "variables (TINYSEEK_API_KEY enables document writes; see api/settings.py).",
+    )
+    serve.add_argument("index_dir", help="index directory (built by `tinyseek index`)")
+    _server_options(serve)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(func=run_serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="index the bundled sample catalog (once) and serve it with the search page",
+    )
+    _server_options(demo)
+    demo.add_argument("--encoder", default=None, help="encoder spec (default: the default one)")
+    demo.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog to index (jsonl)")
+    demo.add_argument("--rebuild", action="store_true", help="rebuild the demo index")
+    demo.set_defaults(func=run_demo)
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--cache-size", type=int, default=None, help="query cache size; 0 = off")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch and FAISS threads per worker (default 1)"
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument("--no-access-log", action="store_true", help="no JSON access log lines")
+
+
+def _pin_threads(threads: int) -> None:
+    """Set before torch / FAISS are imported; a later change would not reach OpenMP."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # faiss may already be loaded (the `search` package imports it); its pool is set by
+    # faiss.omp_set_num_threads at startup. torch must not be loaded yet.
+    loaded = [m for m in ("torch",) if m in sys.modules]
+    if loaded:
+        print(f"warning: {', '.join(loaded)} already imported; OMP_NUM_THREADS may not apply",
+              file=sys.stderr)  # fmt: skip
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging plus the service's: access lines are bare JSON on stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "json_line": {"format": "%(message)s"},
+        },
+        "handlers": {
+            "plain": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json_line",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["plain"], "level": level.upper(), "propagate": False},
+            "tinyseek": {"handlers": ["plain"], "level": level.upper(), "propagate": False},
+            "tinyseek.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def serve(index_dir: Path, args: argparse.Namespace, encoder: str | None = None) -> int:
+    threads = args.threads or int(os.environ.get("TINYSEEK_TORCH_THREADS", "1"))
+    _pin_threads(threads)
+    import uvicorn
+
+    from api.settings import Settings
+
+    overrides: dict[str, Any] = {"index_dir": index_dir}
+    if args.cache_size is not None:
+        overrides["cache_size"] = args.cache_size
+    if args.threads is not None:
+        overrides["torch_threads"] = overrides["faiss_threads"] = args.threads
+    if encoder is not None:
+        overrides["encoder"] = encoder
+    if args.no_access_log:
+        overrides["access_log"] = False
+    settings = Settings(**overrides)
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": log_config(args.log_level),
+        "access_log": False,  # the service writes its own JSON access lines
+        "timeout_graceful_shutdown": 5,
+    }
+    workers = getattr(args, "workers", 1)
+    if workers > 1:
+        # Each worker process builds its own app from the environment.
+        for name, value in settings.model_dump(exclude_none=True).items():
+            os.environ[f"TINYSEEK_{name.upper()}"] = str(value)
+        uvicorn.run("api.app:create_app_from_env", factory=True, workers=workers, **common)
+        return 0
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    index_dir = Path(args.index_dir)
+    if not (index_dir / "CURRENT").is_file():
+        raise FileNotFoundError(
+            f"{index_dir} is not a tinyseek index (no CURRENT); build one with "
+            f"`tinyseek index CATALOG.jsonl --out {index_dir}`"
+        )
+    return serve(index_dir, args)
+
+
+def demo_home() -> Path:
+    home = os.environ.get("TINYSEEK_HOME")
+    return Path(home) if home else Path.home() / ".cache" / "tinyseek"
+
+
+def demo_index_dir(encoder: str | None) -> Path:
+    """One demo index per encoder spec, so switching encoders never mixes vectors."""
+    if encoder is None:
+        return demo_home() / "demo-index"
+    digest = hashlib.sha256(encoder.encode()).hexdigest()[:10]
+    return demo_home() / f"demo-index-{digest}"
+
+
+def build_demo_index(catalog: Path, index_dir: Path, encoder_spec: str | None) -> None:
+    from indexer.build import build_index
+    from indexer.readers import Reject, read_catalog
+    from models.encoder import load_encoder
+
+    encoder = load_encoder(encoder_spec)
+    products = (p for p in read_catalog(catalog) if not isinstance(p, Reject))
+    stats = build_index(products, index_dir, encoder, progress=True)
+    print(f"indexed {stats.products} products into {stats.generation} in {stats.seconds:.1f} s")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    threads = args.threads or 1
+    _pin_threads(threads)
+    catalog = Path(args.catalog)
+    index_dir = demo_index_dir(args.encoder)
+    if args.rebuild or not (index_dir / "CURRENT").is_file():
+        if not catalog.is_file():
+            raise FileNotFoundError(f"demo catalog not found: {catalog}")
+        print(f"building the demo index of {catalog} in {index_dir} ...", flush=True)
+        build_demo_index(catalog, index_dir, args.encoder)
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"tinyseek demo: open http://{host}:{args.port}/  (API docs at /docs)", flush=True)
+    return serve(index_dir, args, encoder=args.encoder)

@@ -1,0 +1,106 @@
+"""Prometheus metrics on a per-app registry (two apps in one process never share counters)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from search.engine import Engine
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075,
+    0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+
+
+class EngineCollector(Collector):
+    """Reads the engine's state at scrape time, so request paths never update these."""
+
+    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        engine = self._engine()
+        ready = GaugeMetricFamily("tinyseek_ready", "1 when an index generation is loaded")
+        ready.add_metric([], 0 if engine is None else 1)
+        yield ready
+        if engine is None:
+            return
+        gen = engine.generation
+        info = InfoMetricFamily("tinyseek_index", "the served index generation")
+        info.add_metric(
+            [],
+            {
+                "generation": gen.name,
+                "revision": str(gen.manifest.get("revision", 0)),
+                "created_at": str(gen.manifest.get("created_at", "")),
+            },
+        )
+        yield info
+        number = GaugeMetricFamily(
+            "tinyseek_index_generation", "number of the served generation (gen-NNNNNN)"
+        )
+        number.add_metric([], float(gen.name.rsplit("-", 1)[-1]))
+        yield number
+        products = GaugeMetricFamily("tinyseek_products", "live products in the served index")
+        products.add_metric([], float(len(engine)))
+        yield products
+        encoder = InfoMetricFamily("tinyseek_encoder", "the query encoder")
+        encoder.add_metric([], {"name": engine.encoder.name, "dim": str(engine.encoder.dim)})
+        yield encoder
+        cache = engine.cache
+        lookups = cache.hits + cache.misses
+        for name, value, help_text in (
+            ("tinyseek_query_cache_hits", cache.hits, "query embedding cache hits"),
+            ("tinyseek_query_cache_misses", cache.misses, "query embedding cache misses"),
+            ("tinyseek_query_cache_size", len(cache), "query embeddings cached"),
+            ("tinyseek_query_cache_capacity", cache.capacity, "query embedding cache capacity"),
+            (
+                "tinyseek_query_cache_hit_ratio",
+                cache.hits / lookups if lookups else 0.0,
+                "hits / lookups since start (0 when there were none)",
+            ),
+        ):
+            gauge = GaugeMetricFamily(name, help_text)
+            gauge.add_metric([], float(value))
+            yield gauge
+
+
+class ServiceMetrics:
+    """The service's own instruments, registered on a fresh registry."""
+
+    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "tinyseek_http_requests",
+            "HTTP requests by route template, method and status",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.search_latency = Histogram(
+            "tinyseek_search_latency_seconds",
+            "search request latency inside the server, by mode",
+            ["mode"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "tinyseek_index_reloads", "index generations switched to", registry=self.registry
+        )
+        self.reload_errors = Counter(
+            "tinyseek_index_reload_errors",
+            "failed attempts to load a new generation (the old one keeps serving)",
+            registry=self.registry,
+        )
+        self.writes = Counter(
+            "tinyseek_document_writes",
+            "documents upserted or deleted",
+            ["op"],
+            registry=self.registry,
+        )
+        self.registry.register(EngineCollector(engine))

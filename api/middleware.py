@@ -1,0 +1,120 @@
+"""Pure ASGI middleware: body size limit, request metrics and JSON access logs.
+
+Written against raw ASGI rather than `BaseHTTPMiddleware`, which costs a task and
+a memory stream per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from api.app import Service
+
+access_log = logging.getLogger("tinyseek.access")
+
+
+class ServiceMiddleware:
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        limit = self.service.settings.max_body_bytes
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            # Refused from the header alone, before any of the body is read or parsed.
+            await _send_413(send_wrapper, declared, limit)
+        else:
+            received = 0
+
+            async def receive_limited() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        # FastAPI re-raises HTTPExceptions from body reading as they are.
+                        raise HTTPException(413, _too_large(received, limit))
+                return message
+
+            try:
+                await self.app(scope, receive_limited, send_wrapper)
+            finally:
+                self._record(scope, status, time.perf_counter() - started)
+            return
+        self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        endpoint = getattr(route, "path", None) or "unmatched"
+        metrics = self.service.metrics
+        metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
+        state: dict[str, Any] = scope.get("state") or {}
+        mode = state.get("search_mode")
+        if mode is not None and status < 400:
+            metrics.search_latency.labels(mode).observe(seconds)
+        if self.service.settings.access_log and access_log.isEnabledFor(logging.INFO):
+            client = scope.get("client")
+            access_log.info(
+                orjson.dumps(
+                    {
+                        "ts": round(time.time(), 3),
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "endpoint": endpoint,
+                        "status": status,
+                        "ms": round(seconds * 1000, 3),
+                        "mode": mode,
+                        "client": client[0] if client else None,
+                    }
+                ).decode()
+            )
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"request body is {size} bytes or more; the limit is {limit} bytes"
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_413(send: Send, size: int, limit: int) -> None:
+    body = orjson.dumps({"detail": _too_large(size, limit)})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

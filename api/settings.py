@@ -1,0 +1,40 @@
+"""Service settings, read from the environment (prefix TINYSEEK_) or passed explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_QUERY_CHARS = 512
+MAX_K = 100
+MAX_OFFSET = 1000
+
+
+class Settings(BaseSettings):
+    """Everything `create_app` needs. Environment: TINYSEEK_INDEX_DIR, TINYSEEK_API_KEY, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="TINYSEEK_", extra="ignore")
+
+    index_dir: Path = Field(description="index directory (the one holding CURRENT)")
+    api_key: str | None = Field(
+        default=None,
+        description="key required in X-API-Key for document writes; writes are disabled if unset",
+    )
+    encoder: str | None = Field(
+        default=None,
+        description="encoder spec; default: the one the index was built with",
+    )
+    max_query_chars: int = Field(default=MAX_QUERY_CHARS, ge=1, le=10_000)
+    max_k: int = Field(default=MAX_K, ge=1, le=1000)
+    max_offset: int = Field(default=MAX_OFFSET, ge=0, le=100_000)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="request body limit")
+    max_batch_docs: int = Field(default=1000, ge=1, description="products per upsert request")
+    cache_size: int = Field(default=4096, ge=0, description="query embedding LRU size; 0 = off")
+    torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
+    faiss_threads: int = Field(default=1, ge=1, description="FAISS OpenMP threads")
+    reload_interval: float = Field(
+        default=0.5, ge=0, description="seconds between index generation checks; 0 = never"
+    )
+    access_log: bool = Field(default=True, description="JSON access log lines on tinyseek.access")
