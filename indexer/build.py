@@ -1,18 +1,45 @@
-"""Build a complete index generation from products and publish it atomically."""
+"""Build index generations: from products, from a catalog file (checkpointed), by compaction.
+
+A catalog build runs in two phases under the index's writer lock:
+
+1. embed: read the catalog in order and embed the products chunk by chunk;
+   each chunk's vectors become a shard of the checkpoint (`indexer.checkpoint`).
+   An interrupted job resumes here without re-embedding finished chunks.
+2. assemble: read the catalog again (cheap next to embedding) into the document
+   store and the BM25 index, load the shards into FAISS, write the manifest
+   with checksums, fsync everything, rename the directory into place and
+   publish it by replacing CURRENT. Rejects are written during this pass, so
+   the rejects file is complete even for a resumed job.
+
+Old generations are then garbage-collected, keeping the newest `keep` and the
+served one.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
+import re
 import shutil
+import sys
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import numpy as np
+
+from indexer.checkpoint import BuildProgress, Checkpoint
+from indexer.embedding import BatchPolicy, embed_texts
+from indexer.lock import WriterLock
+from indexer.readers import DEFAULT_MAPPING, FieldMapping, Reject, catalog_checksum, count_rows
+from indexer.readers import read_catalog as read_catalog
 from models.encoder import Encoder
 from search.bm25 import BM25Index
 from search.dense import DenseIndex, DenseParams
@@ -22,13 +49,31 @@ from search.generation import (
     DOCS_FILE,
     ENCODER_DIR,
     FORMAT_VERSION,
+    MANIFEST,
+    collect_garbage,
+    component_checksums,
+    current_generation,
+    fsync_dir,
+    fsync_tree,
     generation_name,
     next_generation_number,
     publish,
+    read_manifest,
+    verify_generation,
     write_manifest,
 )
 from search.store import DocStore
 from search.types import FusionWeights, Product
+
+DEFAULT_KEEP = 3
+DEFAULT_CHECKPOINT_ROWS = 4096
+_STORE_CHUNK = 2048
+
+faiss: Any = importlib.import_module("faiss")
+
+
+class NoProductsError(ValueError):
+    """The catalog yielded no valid product; nothing was published."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +81,14 @@ class BuildStats:
     generation: Path
     products: int
     seconds: float
+    rejected: int = 0
+    reject_reasons: Mapping[str, int] = field(default_factory=dict)
+    resumed_from: int = 0
+    """Products already embedded by an interrupted run when this one started."""
+    embedded: int = 0
+    """Products embedded by this run."""
+    removed: tuple[Path, ...] = ()
+    """Generations and temporary directories garbage-collected after publishing."""
 
 
 def library_versions() -> dict[str, str]:
@@ -54,10 +107,28 @@ def encoder_source(encoder: Encoder) -> str:
     return "bundled" if getattr(encoder, "artifact_dir", None) else encoder.name
 
 
-def _chunks(products: Iterable[Product], size: int) -> Iterator[list[Product]]:
-    chunk: list[Product] = []
-    for product in products:
-        chunk.append(product)
+def encoder_manifest(encoder: Encoder) -> dict[str, Any]:
+    return {"name": encoder.name, "source": encoder_source(encoder), "dim": encoder.dim}
+
+
+def reject_kind(reason: str) -> str:
+    """A reason without its specifics, for the summary ('duplicate id '7'' -> 'duplicate id')."""
+    return re.split(r"[:,('\"]", reason, maxsplit=1)[0].strip() or reason
+
+
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        faiss.omp_set_num_threads(max(1, threads))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -65,14 +136,106 @@ def _chunks(products: Iterable[Product], size: int) -> Iterator[list[Product]]:
         yield chunk
 
 
-def _finish_dense(flat: DenseIndex, params: DenseParams) -> DenseIndex:
-    """Above the HNSW threshold, rebuild the streamed flat index as HNSW."""
-    if len(flat) < params.hnsw_threshold:
-        return flat
-    hnsw = DenseIndex.create(flat.dim, len(flat), params)
-    storage = flat._index
-    hnsw.add(storage.reconstruct_n(0, len(flat)))
-    return hnsw
+class GenerationWriter:
+    """Writes one generation into INDEX_DIR/.tmp-gen-NNNNNN, then renames it into place.
+
+    Products and their vectors are added in the same order (ordinal = position);
+    `finish` checks the two counts agree before anything becomes visible.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        name: str,
+        dim: int,
+        expected_size: int | None,
+        params: DenseParams,
+        threads: int | None = None,
+    ) -> None:
+        self.index_dir = index_dir
+        self.name = name
+        self.params = params
+        self.tmp = index_dir / f".tmp-{name}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+        self.store = DocStore(self.tmp / DOCS_FILE, writable=True)
+        self.bm25 = BM25Index.create(self.tmp / BM25_DIR)
+        self._bm25_writer = self.bm25.writer(threads=max(1, min(threads or 1, 4)))
+        # Unknown size: stream into a flat index and decide on HNSW at the end.
+        self._streaming = expected_size is None
+        size = 0 if expected_size is None else expected_size
+        self.dense = DenseIndex.create(
+            dim, size, DenseParams(hnsw_threshold=1 << 62) if self._streaming else params
+        )
+        self.count = 0
+
+    def add_products(self, products: list[Product]) -> None:
+        ordinals = list(range(self.count, self.count + len(products)))
+        self.store.append(ordinals, products)
+        BM25Index.add(self._bm25_writer, ordinals, products)
+        self.count += len(products)
+
+    def add_vectors(self, vectors: np.ndarray) -> None:
+        self.dense.add(vectors)
+
+    def finish(self, manifest: dict[str, Any], artifact_dir: Path | None = None) -> Path:
+        """Commit every component, write the manifest, fsync, rename into place."""
+        if len(self.dense) != self.count:
+            raise RuntimeError(
+                f"{self.count} products but {len(self.dense)} vectors; generation not written"
+            )
+        self._bm25_writer.commit()
+        self._bm25_writer.wait_merging_threads()
+        self.store.commit()
+        self.store.close()
+        if self._streaming and self.count >= self.params.hnsw_threshold:
+            flat = self.dense
+            self.dense = DenseIndex.create(flat.dim, self.count, self.params)
+            for start in range(0, self.count, 8192):
+                self.dense.add(flat.vectors(range(start, min(start + 8192, self.count))))
+        self.dense.save(self.tmp / DENSE_FILE)
+        if artifact_dir is not None:
+            shutil.copytree(artifact_dir, self.tmp / ENCODER_DIR)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "generation": self.name,
+            "revision": 0,
+            "created_at": _now(),
+            "doc_count": self.count,
+            "ordinals": self.count,
+            "tombstones": 0,
+            "dense": {"kind": self.dense.kind, "dtype": "float32", "params": self.params.__dict__},
+            "bm25": {"boosts": self.bm25.boosts},
+            "versions": library_versions(),
+            **manifest,
+            "checksums": component_checksums(self.tmp),
+        }
+        write_manifest(self.tmp, manifest)
+        fsync_tree(self.tmp)
+        final = self.index_dir / self.name
+        os.replace(self.tmp, final)
+        fsync_dir(self.index_dir)
+        return final
+
+    def abort(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _artifact(encoder: Encoder) -> Path | None:
+    artifact = getattr(encoder, "artifact_dir", None)
+    return Path(artifact) if artifact else None
+
+
+def _progress_bar(enabled: bool, total: int | None, initial: int = 0, unit: str = "rows") -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, initial=initial, unit=unit, desc="embedding", mininterval=1.0, file=sys.stderr
+    )
 
 
 def build_index(
@@ -83,73 +246,339 @@ def build_index(
     dense_params: DenseParams | None = None,
     fusion: FusionWeights | None = None,
     progress: bool = False,
+    keep: int | None = DEFAULT_KEEP,
+    token_budget: int | None = None,
+    threads: int | None = None,
 ) -> BuildStats:
-    """Write a new generation beside the served one, then publish it."""
+    """Write a new generation from products (streamed, not checkpointed), then publish it.
+
+    For a catalog file, `build_catalog` adds rejects and resumable checkpoints.
+    """
     started = time.perf_counter()
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    policy = BatchPolicy(batch_size, token_budget or BatchPolicy().token_budget)
     params = dense_params or DenseParams()
-    name = generation_name(next_generation_number(index_dir))
-    tmp = index_dir / f".tmp-{name}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    set_threads(threads)
+    with WriterLock(index_dir):
+        name = generation_name(next_generation_number(index_dir))
+        writer = GenerationWriter(index_dir, name, encoder.dim, None, params, threads)
+        bar = _progress_bar(progress, None, unit="products")
+        try:
+            for chunk in _chunks(products, DEFAULT_CHECKPOINT_ROWS):
+                writer.add_products(chunk)
+                writer.add_vectors(embed_texts(encoder, [p.dense_text() for p in chunk], policy))
+                if bar is not None:
+                    bar.update(len(chunk))
+            if writer.count == 0:
+                raise NoProductsError("the catalog has no valid products; nothing was indexed")
+            final = writer.finish(
+                {
+                    "encoder": encoder_manifest(encoder),
+                    "fusion": (fusion or FusionWeights()).to_dict(),
+                },
+                _artifact(encoder),
+            )
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        publish(index_dir, final)
+        removed = collect_garbage(index_dir, keep) if keep else []
+        count = writer.count
+    return BuildStats(
+        final, count, time.perf_counter() - started, embedded=count, removed=tuple(removed)
+    )
 
-    store = DocStore(tmp / DOCS_FILE, writable=True)
-    bm25 = BM25Index.create(tmp / BM25_DIR)
-    writer = bm25.writer()
-    flat = DenseIndex.create(encoder.dim, 0, DenseParams(hnsw_threshold=1 << 62))
-    count = 0
-    bar = _progress(progress)
-    for chunk in _chunks(products, batch_size):
-        ordinals = list(range(count, count + len(chunk)))
-        store.append(ordinals, chunk)
-        BM25Index.add(writer, ordinals, chunk)
-        for vectors in encoder.encode_documents([p.dense_text() for p in chunk], batch_size):
-            flat.add(vectors)
-        count += len(chunk)
+
+def _mapping_json(mapping: FieldMapping) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in sorted(mapping.items())}
+
+
+def build_catalog(
+    catalog: str | Path,
+    index_dir: str | Path,
+    encoder: Encoder,
+    *,
+    mapping: FieldMapping = DEFAULT_MAPPING,
+    encoding: str | None = None,
+    fmt: str | None = None,
+    resume: bool = False,
+    policy: BatchPolicy | None = None,
+    checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
+    rejects_path: str | Path | None = None,
+    keep: int | None = DEFAULT_KEEP,
+    dense_params: DenseParams | None = None,
+    fusion: FusionWeights | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> BuildStats:
+    """Index a catalog file into a new generation and publish it; resumable with `resume=True`.
+
+    Raises WriterLockedError when another writer holds the index,
+    CheckpointMismatchError when resuming a checkpoint of another catalog or
+    encoder, NoProductsError when no row is valid (nothing is published).
+    """
+    started = time.perf_counter()
+    catalog = Path(catalog)
+    index_dir = Path(index_dir)
+    policy = policy or BatchPolicy()
+    params = dense_params or DenseParams()
+    say = log or (lambda _msg: None)
+    if checkpoint_rows < 1:
+        raise ValueError(f"checkpoint_rows must be >= 1, got {checkpoint_rows}")
+    if not catalog.is_file():
+        raise FileNotFoundError(f"catalog not found: {catalog}")
+    set_threads(threads)
+
+    def items() -> Iterator[Product | Reject]:
+        return read_catalog(catalog, mapping, encoding=encoding, fmt=fmt)
+
+    with WriterLock(index_dir):
+        checkpoint = Checkpoint(index_dir)
+        wanted = BuildProgress(
+            catalog=str(catalog),
+            catalog_sha256=catalog_checksum(catalog),
+            encoder=encoder.name,
+            dim=encoder.dim,
+            mapping=_mapping_json(mapping),
+        )
+        state = checkpoint.load() if resume else None
+        if state is not None:
+            state.check_matches(wanted)
+            say(
+                f"resuming: {state.products_embedded} products already embedded "
+                f"({state.rows_consumed} rows consumed, {len(state.shards)} shards)"
+            )
+        else:
+            if resume:
+                say("no checkpoint to resume from; starting a fresh build")
+            elif checkpoint.exists():
+                say("discarding the checkpoint of an earlier, unfinished build (see --resume)")
+            state = wanted
+            checkpoint.start(state)
+        resumed_from = state.products_embedded
+
+        if not state.embedded:
+            _embed_phase(items(), encoder, policy, checkpoint, state, checkpoint_rows, progress)
+        embedded = state.products_embedded - resumed_from
+
+        final = _finished_generation(index_dir, state)
+        with ExitStack() as stack:
+            rejects_file: IO[str] | None = None
+            if rejects_path is not None:
+                rejects_file = stack.enter_context(Path(rejects_path).open("w", encoding="utf-8"))
+            if final is None:
+                final, rejects = _assemble_phase(
+                    items(), index_dir, encoder, checkpoint, state, params, fusion, threads,
+                    rejects_file, catalog,
+                )  # fmt: skip
+            else:
+                say(f"{final.name} was already assembled before the interruption; publishing it")
+                rejects = _count_rejects(items(), rejects_file)
+        publish(index_dir, final)
+        checkpoint.clear()
+        removed = collect_garbage(index_dir, keep) if keep else []
+        products = int(read_manifest(final)["doc_count"])
+    reasons = Counter(reject_kind(r.reason) for r in rejects)
+    return BuildStats(
+        final,
+        products,
+        time.perf_counter() - started,
+        rejected=len(rejects),
+        reject_reasons=dict(reasons.most_common()),
+        resumed_from=resumed_from,
+        embedded=embedded,
+        removed=tuple(removed),
+    )
+
+
+def _embed_phase(
+    items: Iterator[Product | Reject],
+    encoder: Encoder,
+    policy: BatchPolicy,
+    checkpoint: Checkpoint,
+    state: BuildProgress,
+    checkpoint_rows: int,
+    progress: bool,
+) -> None:
+    total = count_rows(state.catalog) if progress else None
+    bar = _progress_bar(progress, total, initial=state.rows_consumed)
+    texts: list[str] = []
+    consumed = 0
+
+    def flush() -> None:
+        vectors = embed_texts(encoder, texts, policy)
+        checkpoint.write_shard(len(state.shards), vectors)
+        state.shards.append(len(texts))
+        state.rows_consumed = consumed
+        checkpoint.save(state)
+        texts.clear()
+
+    try:
+        for item in items:
+            consumed += 1
+            if consumed <= state.rows_consumed:
+                continue
+            if isinstance(item, Product):
+                texts.append(item.dense_text())
+            if bar is not None:
+                bar.update(1)
+            if len(texts) >= checkpoint_rows:
+                flush()
+        if texts:
+            flush()
+    finally:
         if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    if count == 0:
-        shutil.rmtree(tmp)
-        raise ValueError("the catalog has no valid products; nothing was indexed")
-    writer.commit()
-    writer.wait_merging_threads()
-    store.commit()
-    store.close()
-    dense = _finish_dense(flat, params)
-    dense.save(tmp / DENSE_FILE)
-    artifact = getattr(encoder, "artifact_dir", None)
-    if artifact:
-        shutil.copytree(artifact, tmp / ENCODER_DIR)
-
-    manifest: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "generation": name,
-        "revision": 0,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "doc_count": count,
-        "encoder": {"name": encoder.name, "source": encoder_source(encoder), "dim": encoder.dim},
-        "dense": {"kind": dense.kind, "dtype": "float32", "params": params.__dict__},
-        "bm25": {"boosts": bm25.boosts},
-        "fusion": (fusion or FusionWeights()).to_dict(),
-        "versions": library_versions(),
-    }
-    write_manifest(tmp, manifest)
-    final = index_dir / name
-    os.replace(tmp, final)
-    publish(index_dir, final)
-    return BuildStats(final, count, time.perf_counter() - started)
+            bar.close()
+    state.rows_consumed = consumed
+    state.embedded = True
+    checkpoint.save(state)
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled:
+def _finished_generation(index_dir: Path, state: BuildProgress) -> Path | None:
+    """The generation this job already renamed into place before an interruption, if sound."""
+    if state.generation is None:
         return None
-    from tqdm import tqdm
+    gen = index_dir / state.generation
+    if not (gen / MANIFEST).is_file():
+        return None
+    manifest = read_manifest(gen)
+    if manifest.get("build", {}).get("job_id") != state.job_id or verify_generation(gen):
+        return None
+    return gen
 
-    return tqdm(unit="products", desc="indexing", mininterval=1.0)
+
+def _write_reject(rejects_file: IO[str] | None, reject: Reject) -> None:
+    if rejects_file is not None:
+        rejects_file.write(reject.to_json() + "\n")
 
 
-__all__ = ["BuildStats", "build_index"]
+def _count_rejects(items: Iterator[Product | Reject], rejects_file: IO[str] | None) -> list[Reject]:
+    rejects = [item for item in items if isinstance(item, Reject)]
+    for reject in rejects:
+        _write_reject(rejects_file, reject)
+    return rejects
+
+
+def _assemble_phase(
+    items: Iterator[Product | Reject],
+    index_dir: Path,
+    encoder: Encoder,
+    checkpoint: Checkpoint,
+    state: BuildProgress,
+    params: DenseParams,
+    fusion: FusionWeights | None,
+    threads: int | None,
+    rejects_file: IO[str] | None,
+    catalog: Path,
+) -> tuple[Path, list[Reject]]:
+    expected = state.products_embedded
+    rejects: list[Reject] = []
+    if state.generation is None or (index_dir / state.generation).exists():
+        state.generation = generation_name(next_generation_number(index_dir))
+        checkpoint.save(state)
+    writer = GenerationWriter(index_dir, state.generation, encoder.dim, expected, params, threads)
+    try:
+        chunk: list[Product] = []
+        for item in items:
+            if isinstance(item, Reject):
+                rejects.append(item)
+                _write_reject(rejects_file, item)
+                continue
+            chunk.append(item)
+            if len(chunk) >= _STORE_CHUNK:
+                writer.add_products(chunk)
+                chunk = []
+        if chunk:
+            writer.add_products(chunk)
+        if writer.count == 0:
+            raise NoProductsError(
+                f"{catalog} has no valid products ({len(rejects)} rows rejected); "
+                "nothing was published"
+            )
+        if writer.count != expected:
+            raise RuntimeError(
+                f"{catalog} now yields {writer.count} products but {expected} were embedded"
+            )
+        for number, rows in enumerate(state.shards):
+            writer.add_vectors(checkpoint.read_shard(number, rows, encoder.dim))
+        final = writer.finish(
+            {
+                "encoder": encoder_manifest(encoder),
+                "fusion": (fusion or FusionWeights()).to_dict(),
+                "build": {
+                    "job_id": state.job_id,
+                    "catalog": str(catalog),
+                    "catalog_sha256": state.catalog_sha256,
+                    "rejected": len(rejects),
+                    "shards": len(state.shards),
+                },
+            },
+            _artifact(encoder),
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    return final, rejects
+
+
+def compact(
+    index_dir: str | Path, keep: int | None = DEFAULT_KEEP, threads: int | None = None
+) -> BuildStats:
+    """Write the served generation's live products into a fresh generation without tombstones.
+
+    Vectors are copied from the dense index, not re-embedded; the encoder
+    artifact (if bundled) and the settings carry over.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    set_threads(threads)
+    with WriterLock(index_dir):
+        source = current_generation(index_dir)
+        manifest = read_manifest(source)
+        params = DenseParams(**manifest.get("dense", {}).get("params", {}))
+        store = DocStore(source / DOCS_FILE)
+        dense = DenseIndex.load(source / DENSE_FILE, params)
+        live = store.live_count()
+        name = generation_name(next_generation_number(index_dir))
+        writer = GenerationWriter(index_dir, name, dense.dim, live, params, threads)
+        try:
+            for chunk in _chunks(store.iter_live(), _STORE_CHUNK):
+                writer.add_products([p for _, p in chunk])
+                writer.add_vectors(dense.vectors([o for o, _ in chunk]))
+            if writer.count == 0:
+                raise NoProductsError(f"{source} has no live products; nothing to compact")
+            artifact = source / ENCODER_DIR
+            final = writer.finish(
+                {
+                    "encoder": manifest["encoder"],
+                    "fusion": manifest.get("fusion", FusionWeights().to_dict()),
+                    "bm25": manifest.get("bm25", {}),
+                    "compacted_from": {
+                        "generation": source.name,
+                        "revision": manifest.get("revision", 0),
+                    },
+                },
+                artifact if artifact.is_dir() else None,
+            )
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            store.close()
+        publish(index_dir, final)
+        removed = collect_garbage(index_dir, keep) if keep else []
+    return BuildStats(final, writer.count, time.perf_counter() - started, removed=tuple(removed))
+
+
+__all__ = [
+    "BuildStats",
+    "GenerationWriter",
+    "NoProductsError",
+    "build_catalog",
+    "build_index",
+    "compact",
+]

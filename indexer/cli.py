@@ -1,48 +1,348 @@
-"""`tinyseek index`: build and publish an index generation from a catalog file."""
+"""Indexer commands: `tinyseek index | update | compact | rollback | generations | gc`.
+
+Indexer README
+==============
+
+Build an index from a catalog::
+
+    tinyseek index catalog.csv --out INDEX_DIR [--map title=name] [--mapping map.toml]
+        [--resume] [--batch-size 256] [--token-budget 16384] [--threads 2]
+        [--rejects rejects.jsonl] [--keep 3] [--encoder teacher|ARTIFACT_DIR]
+
+Catalogs: `.jsonl` (UTF-8), `.csv` / `.tsv` (encoding detected, Latin-1 and
+cp1252 included; `--encoding` overrides) and `.parquet`. Source columns map onto
+the product fields id, title, description, brand, category, price, rating,
+in_stock, attributes: defaults accept common names (`_id`, `text`, `name`...),
+`--map FIELD=COLUMN` (repeatable) or `--mapping FILE` (JSON or TOML table of
+field = column or [columns]) override them. A bad row (missing or repeated id,
+missing title, a value of the wrong type, undecodable text, malformed line) is
+written to the rejects file as JSON lines `{"line", "reason", "raw"}` and
+counted in the summary; it never stops the job.
+
+Embedding streams in chunks (`--checkpoint-every` products, default 4096),
+each split into encoder batches of at most `--batch-size` texts and
+`--token-budget` padded tokens. Each finished chunk is saved to
+INDEX_DIR/.checkpoint/ as a .npy shard. A job killed at any point (kill -9,
+spot preemption) continues with `--resume` and does not re-embed finished
+chunks; resuming refuses a checkpoint made from another catalog (sha256),
+encoder or mapping.
+
+Every build writes a new generation `INDEX_DIR/gen-NNNNNN/` beside the served
+one, fsyncs it and publishes it by atomically replacing `INDEX_DIR/CURRENT`.
+Readers keep answering from the generation they hold until
+`Engine.reload_if_changed()` moves them. After publishing, generations beyond
+the newest `--keep` are deleted (never the served one).
+
+Update the served generation in place (no rebuild)::
+
+    tinyseek update INDEX_DIR --upsert delta.jsonl --delete ids.txt
+
+Upserts and deletes are visible to every mode (bm25, dense, hybrid) right after
+the commit, for any engine that calls `reload_if_changed()`. Replaced and
+deleted products leave tombstones; `tinyseek compact INDEX_DIR` writes a fresh
+generation without them. `tinyseek rollback INDEX_DIR` serves the previous
+generation again (`--to gen-NNNNNN` for a given one); `tinyseek generations
+INDEX_DIR` lists them. The library equivalents are `indexer.build_catalog`,
+`indexer.IndexWriter(index_dir).upsert(...) / .delete(...) / .commit()`,
+`indexer.compact` and `indexer.rollback`.
+
+One writer at a time: every command that changes an index holds an exclusive
+lock on INDEX_DIR/.writer.lock and a second one is refused (exit code 4).
+
+Exit codes (all indexer commands):
+
+    0  success
+    1  success, but some rows were rejected (the index was published; see --rejects)
+    2  usage or configuration error (bad flags, missing file, unknown format or
+       field, a checkpoint that does not match on --resume, nothing to roll back to)
+    3  no valid products: every row was rejected, nothing was published
+    4  another writer holds the index lock; nothing was changed
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_REJECTS = 1
+EXIT_USAGE = 2
+EXIT_NO_PRODUCTS = 3
+EXIT_LOCKED = 4
+
+EXIT_CODES_HELP = (
+    "exit codes: 0 ok; 1 published but some rows were rejected; 2 usage/config error; "
+    "3 no valid products (nothing published); 4 another writer holds the index lock"
+)
+
+
+def _add_mapping_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a source column onto a product field (repeatable), e.g. --map title=name",
+    )
+    parser.add_argument(
+        "--mapping", metavar="FILE", help="JSON or TOML file: product field = column or [columns]"
+    )
+    parser.add_argument(
+        "--format", choices=["jsonl", "csv", "tsv", "parquet"], help="override the file suffix"
+    )
+    parser.add_argument("--encoding", help="text encoding of CSV/TSV (default: detected)")
+    parser.add_argument("--rejects", metavar="FILE", help="write rejected rows here (JSON lines)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("index", help="index a catalog (jsonl) into an index directory")
-    parser.add_argument("catalog", help="catalog file (.jsonl)")
+    parser = sub.add_parser(
+        "index",
+        help="index a catalog (jsonl/csv/tsv/parquet) into a new generation and publish it",
+        description=__doc__.split("Indexer README")[0].strip(),
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument("catalog", help="catalog file (.jsonl, .csv, .tsv, .parquet)")
     parser.add_argument("--out", required=True, help="index directory (created if missing)")
     parser.add_argument(
         "--encoder",
         default="teacher",
-        help="'teacher' (all-MiniLM-L6-v2 fp32), an encoder artifact dir, or a model path/hub id",
+        help="'teacher' (all-MiniLM-L6-v2 fp32), an encoder artifact dir, or a model path",
     )
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads for encoding")
+    _add_mapping_args(parser)
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted build from its checkpoint"
+    )
+    parser.add_argument("--batch-size", type=int, default=256, help="most texts per encoder call")
+    parser.add_argument(
+        "--token-budget", type=int, default=16_384, help="most padded tokens per encoder call"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=4096, help="products per checkpoint shard"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for encoding/FAISS")
+    parser.add_argument(
+        "--keep", type=int, default=3, help="generations to keep after publishing (default 3)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_index)
+
+    update = sub.add_parser(
+        "update",
+        help="upsert and delete products in the served generation (no rebuild)",
+        epilog=EXIT_CODES_HELP,
+    )
+    update.add_argument("index_dir")
+    update.add_argument("--upsert", metavar="FILE", help="products to add or replace (any format)")
+    update.add_argument("--delete", metavar="FILE", help="ids to delete, one per line")
+    update.add_argument(
+        "--delete-id", action="append", default=[], metavar="ID", help="an id to delete"
+    )
+    update.add_argument("--threads", type=int, default=None)
+    _add_mapping_args(update)
+    update.set_defaults(func=run_update)
+
+    compact = sub.add_parser(
+        "compact", help="rewrite the served generation without tombstones", epilog=EXIT_CODES_HELP
+    )
+    compact.add_argument("index_dir")
+    compact.add_argument("--keep", type=int, default=3)
+    compact.add_argument("--threads", type=int, default=None)
+    compact.set_defaults(func=run_compact)
+
+    rollback = sub.add_parser(
+        "rollback", help="serve the previous generation again", epilog=EXIT_CODES_HELP
+    )
+    rollback.add_argument("index_dir")
+    rollback.add_argument("--to", metavar="GEN", help="generation to serve (default: previous)")
+    rollback.set_defaults(func=run_rollback)
+
+    generations = sub.add_parser("generations", help="list an index's generations")
+    generations.add_argument("index_dir")
+    generations.set_defaults(func=run_generations)
+
+    gc = sub.add_parser("gc", help="delete old generations", epilog=EXIT_CODES_HELP)
+    gc.add_argument("index_dir")
+    gc.add_argument("--keep", type=int, default=3)
+    gc.set_defaults(func=run_gc)
+
+
+def _guarded(action: Callable[[], int], command: str) -> int:
+    """Run a command, turning the indexer's known failures into documented exit codes."""
+    from indexer.build import NoProductsError
+    from indexer.lock import WriterLockedError
+
+    try:
+        return action()
+    except WriterLockedError as exc:
+        print(f"tinyseek {command}: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except NoProductsError as exc:
+        print(f"tinyseek {command}: {exc}", file=sys.stderr)
+        return EXIT_NO_PRODUCTS
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"tinyseek {command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def _summary(rejected: int, reasons: Mapping[str, int], rejects_file: str | None) -> str:
+    if not rejected:
+        return "no rows rejected"
+    detail = ", ".join(f"{reason}: {n}" for reason, n in reasons.items())
+    where = f"; details in {rejects_file}" if rejects_file else "; pass --rejects FILE for details"
+    return f"{rejected} rows rejected ({detail}){where}"
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from collections.abc import Iterator
-    from pathlib import Path
+    def action() -> int:
+        from indexer.build import build_catalog
+        from indexer.embedding import BatchPolicy
+        from indexer.lock import WriterLock
+        from indexer.readers import catalog_format, parse_mapping
+        from models.encoder import load_encoder
 
-    from indexer.build import build_index
-    from indexer.readers import Reject, read_catalog
-    from models.encoder import load_encoder
-    from search.types import Product
+        for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
+            _positive("--" + name.replace("_", "-"), getattr(args, name))
+        mapping = parse_mapping(args.map, args.mapping)
+        catalog = Path(args.catalog)
+        if not catalog.is_file():
+            raise FileNotFoundError(f"catalog not found: {catalog}")
+        catalog_format(catalog, args.format)
+        with WriterLock(args.out):  # fail fast, before loading the encoder
+            pass
+        encoder = load_encoder(args.encoder, threads=args.threads)
+        stats = build_catalog(
+            catalog,
+            args.out,
+            encoder,
+            mapping=mapping,
+            encoding=args.encoding,
+            fmt=args.format,
+            resume=args.resume,
+            policy=BatchPolicy(args.batch_size, args.token_budget),
+            checkpoint_rows=args.checkpoint_every,
+            rejects_path=args.rejects,
+            keep=args.keep,
+            threads=args.threads,
+            progress=not args.no_progress,
+            log=lambda msg: print(msg, file=sys.stderr),
+        )
+        resumed = (
+            f"; resumed with {stats.resumed_from} products already embedded"
+            if stats.resumed_from
+            else ""
+        )
+        print(
+            f"published {stats.generation.name}: {stats.products} products "
+            f"({stats.embedded} embedded by this run{resumed}) in {stats.seconds:.1f} s; "
+            f"{_summary(stats.rejected, stats.reject_reasons, args.rejects)}"
+        )
+        return EXIT_REJECTS if stats.rejected else EXIT_OK
 
-    encoder = load_encoder(args.encoder, threads=args.threads)
-    rejects: list[Reject] = []
+    return _guarded(action, "index")
 
-    def products() -> Iterator[Product]:
-        for item in read_catalog(Path(args.catalog)):
-            if isinstance(item, Reject):
-                rejects.append(item)
-                print(f"rejected line {item.line}: {item.reason}", file=sys.stderr)
-            else:
-                yield item
 
-    stats = build_index(products(), args.out, encoder, batch_size=args.batch_size, progress=True)
-    print(
-        f"indexed {stats.products} products ({len(rejects)} rejected) into {stats.generation} "
-        f"in {stats.seconds:.1f} s"
-    )
-    return 0
+def run_update(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from indexer.readers import Reject, parse_mapping, read_catalog
+        from indexer.writer import IndexWriter
+        from search.types import Product
+
+        if not args.upsert and not args.delete and not args.delete_id:
+            raise ValueError("nothing to do: pass --upsert FILE and/or --delete FILE / --delete-id")
+        mapping = parse_mapping(args.map, args.mapping)
+        delete_ids = list(args.delete_id)
+        if args.delete:
+            text = Path(args.delete).read_text(encoding="utf-8")
+            delete_ids += [line.strip() for line in text.splitlines() if line.strip()]
+        rejects: list[Reject] = []
+        products: list[Product] = []
+        if args.upsert:
+            for item in read_catalog(args.upsert, mapping, encoding=args.encoding, fmt=args.format):
+                (rejects if isinstance(item, Reject) else products).append(item)  # type: ignore[arg-type]
+        if args.rejects:
+            with Path(args.rejects).open("w", encoding="utf-8") as fh:
+                fh.writelines(r.to_json() + "\n" for r in rejects)
+        with IndexWriter(args.index_dir, threads=args.threads) as writer:
+            writer.upsert(products)
+            writer.delete(delete_ids)
+            stats = writer.commit()
+        print(
+            f"{stats.generation} revision {stats.revision}: {stats.upserted} upserted "
+            f"({stats.replaced} replaced), {stats.deleted} deleted, {stats.missing} ids not found; "
+            f"{stats.live} live, {stats.tombstones} tombstones; {stats.seconds:.2f} s"
+        )
+        if rejects:
+            from indexer.build import reject_kind
+
+            reasons: dict[str, int] = {}
+            for r in rejects:
+                reasons[reject_kind(r.reason)] = reasons.get(reject_kind(r.reason), 0) + 1
+            print(_summary(len(rejects), reasons, args.rejects))
+        if stats.tombstones > stats.live // 4:
+            print(f"hint: many tombstones; `tinyseek compact {args.index_dir}` removes them")
+        return EXIT_REJECTS if rejects else EXIT_OK
+
+    return _guarded(action, "update")
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from indexer.build import compact
+
+        _positive("--keep", args.keep)
+        stats = compact(args.index_dir, keep=args.keep, threads=args.threads)
+        print(f"published {stats.generation.name}: {stats.products} products, no tombstones")
+        return EXIT_OK
+
+    return _guarded(action, "compact")
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from indexer.generations import rollback
+
+        before, after = rollback(args.index_dir, args.to)
+        print(f"now serving {after} (was {before})")
+        return EXIT_OK
+
+    return _guarded(action, "rollback")
+
+
+def run_generations(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from indexer.generations import describe_generations
+
+        infos = describe_generations(args.index_dir)
+        if not infos:
+            raise FileNotFoundError(f"{args.index_dir}: no generations")
+        for info in infos:
+            mark = "*" if info.served else " "
+            print(
+                f"{mark} {info.name}  rev {info.revision:<4} {info.products:>9} products "
+                f"{info.tombstones:>7} tombstones  {info.created_at}  {info.encoder}"
+            )
+        return EXIT_OK
+
+    return _guarded(action, "generations")
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from indexer.generations import garbage_collect
+
+        _positive("--keep", args.keep)
+        removed = garbage_collect(args.index_dir, args.keep)
+        print(f"removed {len(removed)}: {', '.join(p.name for p in removed) or '-'}")
+        return EXIT_OK
+
+    return _guarded(action, "gc")
+
+
+__all__ = ["register"]

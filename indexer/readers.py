@@ -1,15 +1,33 @@
-"""Catalog readers: rows in, `Product` records or `Reject`s (with line number and reason) out."""
+"""Catalog readers: rows in, `Product` records or `Reject`s (with line number and reason) out.
+
+Formats: JSON Lines (UTF-8), CSV and TSV (encoding detected: UTF-8, with a BOM
+or without, or a legacy single-byte code page such as Latin-1 / cp1252), and
+Parquet. Source columns are mapped onto `Product` fields by a `FieldMapping`:
+each product field lists the source names tried in order (first present wins).
+
+Every reader yields items in file order, deterministically, so a resumed job can
+skip the first N items it already consumed. One bad row never stops a reader: it
+becomes a `Reject` (line number, reason, raw text) and reading goes on. A
+repeated id is rejected; the first occurrence wins.
+"""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import hashlib
+import io
 import json
 import math
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from search.types import Product
+
+FieldMapping = Mapping[str, tuple[str, ...]]
 
 # Product field -> source column names tried in order (first present wins).
 DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
@@ -23,13 +41,80 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     "in_stock": ("in_stock", "available", "availability"),
     "attributes": ("attributes", "attrs"),
 }
+PRODUCT_FIELDS = tuple(DEFAULT_MAPPING)
+FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+}
+RAW_LIMIT = 2000
+SAMPLE_BYTES = 1 << 20
+# Single-byte code pages a product catalog is most likely in, preferred in this
+# order when the detector lists them among its candidates (it often ranks a
+# Central European page first for short Western European text).
+WESTERN_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 
 
 @dataclass(frozen=True)
 class Reject:
     line: int
+    """1-based line in the file (Parquet: row number; CSV: first line of a multi-line row)."""
     reason: str
     raw: str
+
+    def to_json(self) -> str:
+        return json.dumps({"line": self.line, "reason": self.reason, "raw": self.raw})
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def parse_mapping(
+    pairs: Sequence[str] = (), mapping_file: str | Path | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The default mapping overridden by a JSON/TOML file, then by `field=column` pairs.
+
+    A file holds `{"title": "name", "description": ["long_desc", "text"]}` (JSON)
+    or `title = "name"` (TOML). Unknown product fields are refused.
+    """
+    overrides: dict[str, Any] = {}
+    if mapping_file is not None:
+        path = Path(mapping_file)
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix == ".toml":
+                import tomllib
+
+                loaded: Any = tomllib.loads(text)
+            else:
+                loaded = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"mapping file {path}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ValueError(f"mapping file {path}: expected a table of field = column(s)")
+        overrides.update(loaded)
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise ValueError(f"--map expects FIELD=COLUMN, got {pair!r}")
+        overrides[field.strip()] = column.strip()
+    mapping = dict(DEFAULT_MAPPING)
+    for field, columns in overrides.items():
+        if field not in DEFAULT_MAPPING:
+            raise ValueError(
+                f"unknown product field {field!r} in mapping; fields: {', '.join(PRODUCT_FIELDS)}"
+            )
+        if isinstance(columns, str):
+            columns = [c.strip() for c in columns.split(",")]
+        if not isinstance(columns, list) or not all(isinstance(c, str) and c for c in columns):
+            raise ValueError(f"mapping for {field!r} must be a column name or a list of names")
+        mapping[field] = tuple(columns)
+    return mapping
+
+
+# --------------------------------------------------------------------------- rows -> products
 
 
 def _pick(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -42,7 +127,7 @@ def _pick(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
 def _number(field: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"{field} must be a number, got {value!r}")
     try:
         number = float(str(value).strip().lstrip("$").replace(",", ""))
@@ -66,33 +151,49 @@ def _boolean(value: Any) -> bool:
     raise ValueError(f"in_stock must be a boolean, got {value!r}")
 
 
-def product_from_row(
-    row: Mapping[str, Any], mapping: Mapping[str, tuple[str, ...]] = DEFAULT_MAPPING
-) -> Product:
+def _text(field: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{field} must be text, got {type(value).__name__}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def product_from_row(row: Mapping[str, Any], mapping: FieldMapping = DEFAULT_MAPPING) -> Product:
     """Map one source row onto a Product; raises ValueError naming the bad field."""
-    raw_id = _pick(row, mapping["id"])
-    if raw_id is None or not str(raw_id).strip():
+    product_id = _text("id", _pick(row, mapping["id"]))
+    if not product_id:
         raise ValueError("missing id")
-    title = _pick(row, mapping["title"])
-    if title is None or not str(title).strip():
+    title = _text("title", _pick(row, mapping["title"]))
+    if not title:
         raise ValueError("missing title")
     category = _pick(row, mapping["category"])
     if isinstance(category, list):
-        category = " > ".join(str(c) for c in category)
+        category = " > ".join(_text("category", c) for c in category)
     attributes = _pick(row, mapping["attributes"]) or {}
     if isinstance(attributes, str):
-        attributes = json.loads(attributes)
+        try:
+            attributes = json.loads(attributes)
+        except ValueError:
+            raise ValueError("attributes must be a JSON object") from None
+    if isinstance(attributes, list):  # Parquet map columns arrive as (key, value) pairs
+        try:
+            attributes = dict(attributes)
+        except (TypeError, ValueError):
+            raise ValueError("attributes must be an object") from None
     if not isinstance(attributes, Mapping):
         raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
     rating = _number("rating", _pick(row, mapping["rating"]))
     if rating is not None and not 0 <= rating <= 5:
         raise ValueError(f"rating must be within 0-5, got {rating}")
     return Product(
-        id=str(raw_id).strip(),
-        title=str(title).strip(),
-        description=str(_pick(row, mapping["description"]) or "").strip(),
-        brand=str(_pick(row, mapping["brand"]) or "").strip(),
-        category=str(category or "").strip(),
+        id=product_id,
+        title=title,
+        description=_text("description", _pick(row, mapping["description"])),
+        brand=_text("brand", _pick(row, mapping["brand"])),
+        category=_text("category", category),
         price=_number("price", _pick(row, mapping["price"])),
         rating=rating,
         in_stock=_boolean(_pick(row, mapping["in_stock"])),
@@ -100,34 +201,254 @@ def product_from_row(
     )
 
 
-def read_jsonl(
-    path: Path, mapping: Mapping[str, tuple[str, ...]] = DEFAULT_MAPPING
-) -> Iterator[Product | Reject]:
-    """Products from a JSON Lines file; bad lines (and repeated ids) become Rejects."""
+# A source row: its line number, then the parsed row or the reason it could not be parsed.
+SourceRow = tuple[int, "Mapping[str, Any] | str", str]
+
+
+def _products(rows: Iterable[SourceRow], mapping: FieldMapping) -> Iterator[Product | Reject]:
     seen: set[str] = set()
+    for line, row, raw in rows:
+        if isinstance(row, str):
+            yield Reject(line, row, raw[:RAW_LIMIT])
+            continue
+        try:
+            product = product_from_row(row, mapping)
+        except ValueError as exc:
+            yield Reject(line, str(exc), raw[:RAW_LIMIT])
+            continue
+        if product.id in seen:
+            yield Reject(line, f"duplicate id {product.id!r}", raw[:RAW_LIMIT])
+            continue
+        seen.add(product.id)
+        yield product
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+
+def _jsonl_rows(path: Path) -> Iterator[SourceRow]:
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw.decode("utf-8"))
-                if not isinstance(row, dict):
-                    raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-                product = product_from_row(row, mapping)
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield Reject(number, str(exc), raw.decode("utf-8", "replace")[:500])
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, f"undecodable text (not valid UTF-8 at byte {exc.start})", _lossy(raw)
                 continue
-            if product.id in seen:
-                yield Reject(number, f"duplicate id {product.id!r}", raw.decode("utf-8")[:500])
+            try:
+                row = json.loads(text)
+            except ValueError as exc:
+                yield number, f"invalid JSON: {exc}", text
                 continue
-            seen.add(product.id)
-            yield product
+            if not isinstance(row, dict):
+                yield number, f"expected a JSON object, got {type(row).__name__}", text
+                continue
+            yield number, row, text.rstrip("\r\n")
 
 
-def read_catalog(path: str | Path) -> Iterator[Product | Reject]:
+def _lossy(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def read_jsonl(path: Path, mapping: FieldMapping = DEFAULT_MAPPING) -> Iterator[Product | Reject]:
+    """Products from a JSON Lines file; bad lines (and repeated ids) become Rejects."""
+    return _products(_jsonl_rows(path), mapping)
+
+
+# --------------------------------------------------------------------------- CSV / TSV
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(sample: bytes, complete: bool = True) -> str:
+    """Encoding of a delimited text file from its first bytes.
+
+    UTF-8 wins when most lines with non-ASCII bytes decode as UTF-8 (the odd
+    broken line is rejected row by row); otherwise charset-normalizer picks a
+    code page, preferring the Western European ones.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    lines = sample.splitlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a partial sample may be cut mid-character
+    non_ascii = [line for line in lines if not line.isascii()]
+    if not non_ascii:
+        return "utf-8"
+    valid = sum(1 for line in non_ascii if _is_utf8(line))
+    if valid and valid >= len(non_ascii) - valid:
+        return "utf-8"
+    from charset_normalizer import from_bytes
+
+    candidates = [match.encoding for match in from_bytes(b"\n".join(non_ascii))]
+    for preferred in WESTERN_ENCODINGS:
+        if preferred in candidates:
+            return preferred
+    return candidates[0] if candidates else "latin_1"
+
+
+def _decoded_lines(fh: IO[bytes], encoding: str, bad_lines: set[int]) -> Iterator[str]:
+    """Physical lines decoded one by one, so one undecodable line spoils only its own row."""
+    for number, raw in enumerate(fh, start=1):
+        try:
+            yield raw.decode(encoding)
+        except UnicodeDecodeError:
+            bad_lines.add(number)
+            yield raw.decode(encoding, "replace")
+
+
+def _delimited_rows(path: Path, delimiter: str, encoding: str | None) -> Iterator[SourceRow]:
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+        complete = len(sample) < SAMPLE_BYTES
+        encoding = encoding or detect_encoding(sample, complete)
+        fh.seek(0)
+        bad_lines: set[int] = set()
+        if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+            lines: Iterable[str] = io.TextIOWrapper(fh, encoding=encoding, errors="replace")
+        else:
+            lines = _decoded_lines(fh, encoding, bad_lines)
+        if delimiter == "\t":  # TSV convention: no quoting, fields hold no tabs or newlines
+            reader = csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.reader(lines, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ValueError(f"{path}: cannot read the header row: {exc}") from exc
+        if bad_lines:
+            raise ValueError(f"{path}: the header row is not valid {encoding}")
+        header = [h.strip().lstrip("\ufeff") for h in header]
+        if len(set(header)) != len(header):
+            raise ValueError(f"{path}: the header row repeats a column name: {header}")
+        last_line = reader.line_num
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield last_line + 1, f"malformed row: {exc}", ""
+                last_line = reader.line_num
+                continue
+            first, last_line = last_line + 1, reader.line_num
+            raw = delimiter.join(fields)
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            if any(n in bad_lines for n in range(first, last_line + 1)):
+                yield first, f"undecodable text (not valid {encoding})", raw
+            elif len(fields) != len(header):
+                yield first, f"expected {len(header)} fields, got {len(fields)}", raw
+            else:
+                yield first, dict(zip(header, fields)), raw
+
+
+def read_delimited(
+    path: Path,
+    delimiter: str,
+    mapping: FieldMapping = DEFAULT_MAPPING,
+    encoding: str | None = None,
+) -> Iterator[Product | Reject]:
+    """Products from a CSV/TSV file with a header row; encoding detected unless given."""
+    csv.field_size_limit(min(sys.maxsize, 1 << 31))
+    return _products(_delimited_rows(path, delimiter, encoding), mapping)
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def _parquet_rows(path: Path) -> Iterator[SourceRow]:
+    import pyarrow.parquet as pq
+
+    number = 0
+    with pq.ParquetFile(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=2048):
+            for row in batch.to_pylist():
+                number += 1
+                raw = json.dumps(row, default=repr, ensure_ascii=False)
+                decoded: dict[str, Any] = {}
+                reason = None
+                for key, value in row.items():
+                    if isinstance(value, bytes):
+                        try:
+                            value = value.decode("utf-8")
+                        except UnicodeDecodeError:
+                            reason = f"undecodable text in column {key!r} (not valid UTF-8)"
+                            break
+                    decoded[key] = value
+                yield number, reason if reason else decoded, raw
+
+
+def read_parquet(path: Path, mapping: FieldMapping = DEFAULT_MAPPING) -> Iterator[Product | Reject]:
+    """Products from a Parquet file, streamed in record batches; `line` is the 1-based row."""
+    return _products(_parquet_rows(path), mapping)
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def catalog_format(path: Path, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in set(FORMATS.values()):
+            raise ValueError(f"unknown format {fmt!r}; formats: jsonl, csv, tsv, parquet")
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(
+            f"unsupported catalog format {path.suffix!r} "
+            f"(supported: {', '.join(sorted(FORMATS))}; or pass the format explicitly)"
+        )
+    return FORMATS[suffix]
+
+
+def read_catalog(
+    path: str | Path,
+    mapping: FieldMapping = DEFAULT_MAPPING,
+    encoding: str | None = None,
+    fmt: str | None = None,
+) -> Iterator[Product | Reject]:
+    """Products and Rejects from a catalog file, in file order."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"catalog not found: {path}")
-    if path.suffix == ".jsonl":
-        return read_jsonl(path)
-    raise ValueError(f"unsupported catalog format {path.suffix!r} (supported: .jsonl)")
+    kind = catalog_format(path, fmt)
+    if kind == "jsonl":
+        return read_jsonl(path, mapping)
+    if kind == "parquet":
+        return read_parquet(path, mapping)
+    return read_delimited(path, "\t" if kind == "tsv" else ",", mapping, encoding)
+
+
+def count_rows(path: str | Path, fmt: str | None = None) -> int:
+    """About how many rows a catalog holds (for progress bars): exact for Parquet and JSONL."""
+    path = Path(path)
+    kind = catalog_format(path, fmt)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as parquet:
+            return int(parquet.metadata.num_rows)
+    lines = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            lines += bool(line.strip())
+    return lines if kind == "jsonl" else max(lines - 1, 0)
+
+
+def catalog_checksum(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -10,6 +10,7 @@ whenever k matching products exist.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,13 @@ class DenseIndex:
     def add(self, vectors: np.ndarray) -> None:
         """Append vectors; their ids are the next ordinals (len(self) onwards)."""
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def vectors(self, ordinals: Iterable[int]) -> np.ndarray:
+        """Stored vectors at these ordinals, float32 (n, dim), e.g. to copy them when compacting."""
+        ids = np.fromiter(ordinals, dtype=np.int64)
+        if len(ids) == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.asarray(self._flat().reconstruct_batch(ids), dtype=np.float32)
 
     def _flat(self) -> Any:
         if self.is_hnsw:

@@ -19,9 +19,11 @@ from search.filters import FilterColumns, Filters
 from search.fusion import fuse_convex, fuse_rrf
 from search.generation import (
     BM25_DIR,
+    CURRENT,
     DENSE_FILE,
     DOCS_FILE,
     ENCODER_DIR,
+    MANIFEST,
     current_generation,
     read_manifest,
 )
@@ -77,20 +79,42 @@ class Generation:
 
 
 def load_generation(gen_dir: Path) -> Generation:
+    """Load a generation for reading.
+
+    The order matters while a writer updates the generation in place: the
+    manifest (revision) first, then the store, then the dense and BM25 indexes.
+    A writer commits in the opposite order (indexes, then store, then manifest),
+    so the indexes loaded here hold every product the store calls alive; extra
+    ordinals of a later, not yet committed update are masked out as not alive.
+    """
     manifest = read_manifest(gen_dir)
     dense_params = DenseParams(**manifest.get("dense", {}).get("params", {}))
     store = DocStore(gen_dir / DOCS_FILE)
     alive, ids, columns = store.load_columns()
+    dense = DenseIndex.load(gen_dir / DENSE_FILE, dense_params)
+    if len(dense) > len(alive):
+        alive, ids, columns = store.load_columns(size=len(dense))
     return Generation(
         path=gen_dir,
         manifest=manifest,
         bm25=BM25Index.open(gen_dir / BM25_DIR, manifest.get("bm25", {}).get("boosts")),
-        dense=DenseIndex.load(gen_dir / DENSE_FILE, dense_params),
+        dense=dense,
         store=store,
         alive=alive,
         columns=columns,
         ordinal_ids=ids,
     )
+
+
+def _index_signature(index_dir: Path) -> tuple[int, ...]:
+    """Identity of CURRENT and the served manifest; both are replaced by rename on change."""
+    pointer = (index_dir / CURRENT).stat()
+    name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    try:
+        manifest = (index_dir / name / MANIFEST).stat()
+    except OSError:
+        return (pointer.st_ino, pointer.st_mtime_ns)
+    return (pointer.st_ino, pointer.st_mtime_ns, manifest.st_ino, manifest.st_mtime_ns)
 
 
 def encoder_for(gen_dir: Path, manifest: Mapping[str, Any], threads: int | None) -> Encoder:
@@ -121,6 +145,13 @@ class Engine:
         self.cache = QueryCache(cache_size)
         self._threads = threads
         self._reload_lock = threading.Lock()
+        self._signature = self._read_signature()
+
+    def _read_signature(self) -> tuple[int, ...]:
+        try:
+            return _index_signature(self.index_dir)
+        except OSError:
+            return ()
 
     @classmethod
     def open(
@@ -155,10 +186,18 @@ class Engine:
         return self._generation.live_count
 
     def reload_if_changed(self) -> bool:
-        """Switch to the generation CURRENT names now, if it differs. Returns True on a switch."""
+        """Switch to the generation CURRENT names now, or reload an in-place update.
+
+        Returns True on a switch. Cheap when nothing changed: two stat calls and
+        a read of CURRENT, compared with what was seen at the last check.
+        """
         with self._reload_lock:
+            signature = self._read_signature()
+            if signature and signature == self._signature:
+                return False
             gen_dir = current_generation(self.index_dir)
             if gen_dir.name == self._generation.name and not self._changed_in_place():
+                self._signature = signature
                 return False
             generation = load_generation(gen_dir)
             if generation.manifest["encoder"]["name"] != self.encoder.name:
@@ -166,6 +205,7 @@ class Engine:
                 self.cache.clear()
             _check_encoder(self.encoder, generation)
             self._generation = generation
+            self._signature = signature
             return True
 
     def _changed_in_place(self) -> bool:
@@ -217,9 +257,7 @@ class Engine:
         bm25: list[tuple[int, float]] = []
         dense: list[tuple[int, float]] = []
         if mode in (SearchMode.BM25, SearchMode.HYBRID):
-            bm25 = gen.bm25.search(text, depth, filters)
-            if gen.live_count < len(gen.alive):  # tombstoned ordinals may linger in BM25
-                bm25 = [(o, s) for o, s in bm25 if gen.alive[o]]
+            bm25 = _live_bm25(gen, text, depth, filters)
         if mode in (SearchMode.DENSE, SearchMode.HYBRID):
             dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
 
@@ -252,6 +290,27 @@ class Engine:
                 )
             )
         return hits
+
+
+def _live_bm25(
+    gen: Generation, text: str, depth: int, filters: Filters | None
+) -> list[tuple[int, float]]:
+    """BM25 top-`depth` among live products.
+
+    Updates leave tombstoned (and, mid-commit, not yet committed) ordinals in
+    tantivy until compaction, so when there are any, fetch deeper and drop them.
+    """
+    n_alive = len(gen.alive)
+    if gen.live_count == n_alive:
+        hits = gen.bm25.search(text, depth, filters)
+        return [(o, s) for o, s in hits if o < n_alive]
+    n = depth + min(n_alive - gen.live_count, depth)
+    while True:
+        hits = gen.bm25.search(text, n, filters)
+        live = [(o, s) for o, s in hits if o < n_alive and gen.alive[o]]
+        if len(live) >= depth or len(hits) < n:
+            return live[:depth]
+        n *= 4
 
 
 def _check_encoder(encoder: Encoder, generation: Generation) -> None:

@@ -9,16 +9,23 @@
         docs.sqlite            products by ordinal, with tombstones
         encoder/               copy of the compact encoder artifact (absent for the teacher)
 
-A generation is built in a temporary directory beside the others, renamed into
-place, then published by atomically replacing CURRENT. Readers hold the
-generation they opened until they choose to move.
+A generation is built in a temporary directory beside the others (every file
+fsynced), renamed into place, then published by atomically replacing CURRENT.
+Readers hold the generation they opened until they choose to move.
+
+Incremental updates are applied to the served generation in place and bump the
+manifest's `revision`; see `indexer.writer` for the commit order that keeps a
+reader from ever seeing half of an update. Old generations are removed by
+`collect_garbage`, which keeps the newest N and always the served one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +103,69 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and directory under `root` (and `root` itself)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for filename in filenames:
+            fsync_file(Path(dirpath) / filename)
+        fsync_dir(Path(dirpath))
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def component_checksums(gen_dir: Path) -> dict[str, str]:
+    """sha256 of every component file of a generation, by relative path.
+
+    The manifest itself and lock files (which tantivy and the writer create and
+    touch) are left out.
+    """
+    sums: dict[str, str] = {}
+    for file in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
+        rel = file.relative_to(gen_dir).as_posix()
+        if rel == MANIFEST or file.name.endswith(".lock") or ".tmp-" in file.name:
+            continue
+        sums[rel] = file_checksum(file)
+    return sums
+
+
+def verify_generation(gen_dir: Path) -> list[str]:
+    """Problems found comparing a generation's files with its manifest (empty when sound)."""
+    manifest = read_manifest(gen_dir)
+    expected: dict[str, str] = manifest.get("checksums", {})
+    problems = []
+    for rel, digest in sorted(expected.items()):
+        path = gen_dir / rel
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif file_checksum(path) != digest:
+            problems.append(f"{rel}: checksum mismatch")
+    return problems
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def write_file_atomic(path: Path, text: str) -> None:
     """Write to a temporary sibling, fsync, rename over `path`, fsync the directory."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -117,3 +187,49 @@ def publish(index_dir: Path, gen_dir: Path) -> None:
         raise ValueError(f"{gen_dir} is not inside {index_dir}")
     read_manifest(gen_dir)
     write_file_atomic(index_dir / CURRENT, gen_dir.name + "\n")
+
+
+def served_generation_name(index_dir: Path) -> str | None:
+    """The name CURRENT holds, or None when there is no CURRENT yet."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    return pointer.read_text(encoding="utf-8").strip() or None
+
+
+def previous_generation(index_dir: Path) -> Path:
+    """The newest complete generation older than the served one (the rollback target)."""
+    served = current_generation(index_dir)
+    older = [g for g in list_generations(index_dir) if g.name < served.name]
+    if not older:
+        raise ValueError(f"{index_dir}: no generation older than {served.name} to roll back to")
+    return older[-1]
+
+
+def collect_garbage(index_dir: Path, keep: int) -> list[Path]:
+    """Delete generations beyond the newest `keep` (never the served one) and stale temp dirs.
+
+    The caller must hold the writer lock: a `.tmp-gen-*` directory is only in use
+    while its writer holds it.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    served = served_generation_name(index_dir)
+    generations = list_generations(index_dir)
+    keep_names = {g.name for g in generations[-keep:]}
+    if served:
+        keep_names.add(served)
+    removed = []
+    for gen in generations:
+        if gen.name not in keep_names:
+            shutil.rmtree(gen)
+            removed.append(gen)
+    for path in index_dir.iterdir() if index_dir.is_dir() else []:
+        incomplete = GENERATION_PATTERN.match(path.name) and not (path / MANIFEST).is_file()
+        stale = path.name.startswith(".tmp-gen-") or incomplete
+        if path.is_dir() and stale and path.name != served:
+            shutil.rmtree(path)
+            removed.append(path)
+    if removed:
+        fsync_dir(index_dir)
+    return removed

@@ -44,9 +44,13 @@ class DocStore:
                 conn.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
+        # Rollback-journal mode: a commit is one atomic step for readers, and the
+        # file on disk is complete after it (no -wal to checksum or copy).
         if self.writable:
-            return sqlite3.connect(self.path)
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            return sqlite3.connect(self.path, timeout=30.0)
+        return sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=30.0
+        )
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -87,6 +91,10 @@ class DocStore:
         self._conn.executemany("UPDATE docs SET alive = 0 WHERE ord = ?", [(o,) for o in ords])
         return ords
 
+    def tombstone_ordinals(self, ordinals: Iterable[int]) -> None:
+        """Mark these ordinals deleted (caller commits)."""
+        self._conn.executemany("UPDATE docs SET alive = 0 WHERE ord = ?", [(o,) for o in ordinals])
+
     def commit(self) -> None:
         self._conn.commit()
 
@@ -101,6 +109,17 @@ class DocStore:
         by_ord = {int(o): Product.from_dict(json.loads(d)) for o, d in rows}
         return [by_ord[o] for o in ordinals]
 
+    def live_ordinals(self, product_ids: Iterable[str]) -> dict[str, int]:
+        """Ordinal of each of these ids that has a live row."""
+        found: dict[str, int] = {}
+        for pid in product_ids:
+            row = self._conn.execute(
+                "SELECT ord FROM docs WHERE id = ? AND alive = 1", (pid,)
+            ).fetchone()
+            if row is not None:
+                found[pid] = int(row[0])
+        return found
+
     def ordinal_of(self, product_id: str) -> int | None:
         row = self._conn.execute(
             "SELECT ord FROM docs WHERE id = ? AND alive = 1", (product_id,)
@@ -111,9 +130,18 @@ class DocStore:
         for o, d in self._conn.execute("SELECT ord, data FROM docs WHERE alive = 1 ORDER BY ord"):
             yield int(o), Product.from_dict(json.loads(d))
 
-    def load_columns(self) -> tuple[np.ndarray, np.ndarray, FilterColumns]:
-        """(alive mask, product id per ordinal, filter columns) over all ordinals 0..max."""
-        n = self.next_ordinal()
+    def live_count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM docs WHERE alive = 1").fetchone()[0])
+
+    def load_columns(self, size: int = 0) -> tuple[np.ndarray, np.ndarray, FilterColumns]:
+        """(alive mask, product id per ordinal, filter columns) over ordinals 0..max.
+
+        The arrays cover at least `size` ordinals: ordinals past the store's last
+        row (vectors or BM25 documents of an update not yet committed to the
+        store) are not alive. The filter fields are read with SQLite's JSON
+        functions, so loading does not parse every product in Python.
+        """
+        n = max(self.next_ordinal(), size)
         alive = np.zeros(n, dtype=bool)
         ids = np.empty(n, dtype=object)
         price = np.full(n, np.nan)
@@ -123,19 +151,22 @@ class DocStore:
         category_code = np.zeros(n, dtype=np.int32)
         brands: dict[str, int] = {"": 0}
         categories: dict[str, int] = {"": 0}
-        for o, pid, is_alive, d in self._conn.execute("SELECT ord, id, alive, data FROM docs"):
-            data = json.loads(d)
+        rows = self._conn.execute(
+            "SELECT ord, id, alive, json_extract(data, '$.price'), json_extract(data, '$.rating'),"
+            " COALESCE(json_extract(data, '$.in_stock'), 1), json_extract(data, '$.brand'),"
+            " json_extract(data, '$.category') FROM docs"
+        )
+        for o, pid, is_alive, p, r, stock, brand, category in rows:
             alive[o] = bool(is_alive)
             ids[o] = pid
-            if data.get("price") is not None:
-                price[o] = float(data["price"])
-            if data.get("rating") is not None:
-                rating[o] = float(data["rating"])
-            in_stock[o] = bool(data.get("in_stock", True))
-            brand = str(data.get("brand") or "").strip().lower()
-            brand_code[o] = brands.setdefault(brand, len(brands))
-            category = normalise_category(str(data.get("category") or ""))
-            category_code[o] = categories.setdefault(category, len(categories))
+            if p is not None:
+                price[o] = float(p)
+            if r is not None:
+                rating[o] = float(r)
+            in_stock[o] = bool(stock)
+            brand_code[o] = brands.setdefault(str(brand or "").strip().lower(), len(brands))
+            category_key = normalise_category(str(category or ""))
+            category_code[o] = categories.setdefault(category_key, len(categories))
         columns = FilterColumns(
             price=price,
             rating=rating,

@@ -1,0 +1,130 @@
+"""Checkpoints of a catalog build: embedded batches as .npy shards plus a progress file.
+
+    INDEX_DIR/.checkpoint/
+      progress.json       catalog checksum, encoder, mapping, rows consumed, shard sizes
+      shard-000000.npy    float32 vectors of the products of one chunk, in catalog order
+
+A shard is written (temporary name, fsync, rename) before progress.json names
+it, and progress.json itself is replaced atomically, so after a crash at any
+instant the progress file describes shards that are complete on disk; a shard
+file it does not name yet is overwritten on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.generation import fsync_dir, write_file_atomic
+
+CHECKPOINT_DIR = ".checkpoint"
+PROGRESS_FILE = "progress.json"
+PROGRESS_VERSION = 1
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint belongs to another catalog, encoder or mapping than this job."""
+
+
+@dataclass
+class BuildProgress:
+    catalog: str
+    catalog_sha256: str
+    encoder: str
+    dim: int
+    mapping: dict[str, list[str]]
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    rows_consumed: int = 0
+    """Reader items (products and rejects) whose products are all in shards."""
+    shards: list[int] = field(default_factory=list)
+    """Rows in each shard, in order."""
+    embedded: bool = False
+    """Every product of the catalog is in a shard."""
+    generation: str | None = None
+    """Name of the generation being assembled from the shards, once assembly began."""
+    version: int = PROGRESS_VERSION
+
+    @property
+    def products_embedded(self) -> int:
+        return sum(self.shards)
+
+    def check_matches(self, other: BuildProgress) -> None:
+        """Refuse to resume when the catalog, encoder or mapping changed."""
+        problems = []
+        if self.catalog_sha256 != other.catalog_sha256:
+            problems.append(f"the catalog changed (checksum differs from {self.catalog})")
+        if (self.encoder, self.dim) != (other.encoder, other.dim):
+            problems.append(
+                f"the encoder differs (checkpoint: {self.encoder} dim {self.dim}; "
+                f"now: {other.encoder} dim {other.dim})"
+            )
+        if self.mapping != other.mapping:
+            problems.append("the field mapping differs")
+        if problems:
+            raise CheckpointMismatchError(
+                "cannot resume: " + "; ".join(problems) + ". Run without --resume to start over."
+            )
+
+
+class Checkpoint:
+    """The checkpoint directory of one index directory (one build at a time: the writer lock)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = index_dir / CHECKPOINT_DIR
+
+    def exists(self) -> bool:
+        return (self.path / PROGRESS_FILE).is_file()
+
+    def load(self) -> BuildProgress | None:
+        file = self.path / PROGRESS_FILE
+        if not file.is_file():
+            return None
+        data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        if data.get("version") != PROGRESS_VERSION:
+            raise CheckpointMismatchError(
+                f"{file}: checkpoint version {data.get('version')!r} is not supported; "
+                "run without --resume to start over"
+            )
+        return BuildProgress(**data)
+
+    def start(self, progress: BuildProgress) -> None:
+        self.clear()
+        self.path.mkdir(parents=True)
+        self.save(progress)
+
+    def save(self, progress: BuildProgress) -> None:
+        write_file_atomic(self.path / PROGRESS_FILE, json.dumps(asdict(progress), indent=1))
+
+    def shard_path(self, number: int) -> Path:
+        return self.path / f"shard-{number:06d}.npy"
+
+    def write_shard(self, number: int, vectors: np.ndarray) -> None:
+        final = self.shard_path(number)
+        tmp = final.with_name(f".{final.name}.tmp")
+        with tmp.open("wb") as fh:
+            np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        fsync_dir(self.path)
+
+    def read_shard(self, number: int, rows: int, dim: int) -> np.ndarray:
+        vectors = np.load(self.shard_path(number), allow_pickle=False)
+        if vectors.shape != (rows, dim):
+            raise ValueError(
+                f"{self.shard_path(number)} holds {vectors.shape}, expected ({rows}, {dim}); "
+                "the checkpoint is damaged: run without --resume"
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def clear(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+            fsync_dir(self.path.parent)

@@ -1,0 +1,102 @@
+"""Document embedding in batches bounded by a token budget.
+
+A batch costs about (texts x longest text) tokens once padded, so batches are
+formed by that product, not by a fixed count: many short titles go together,
+a few long descriptions go alone. Texts are sorted by length inside a chunk to
+keep padding low and put back in order afterwards. Token counts come from the
+encoder's `count_tokens` when it has one, or are estimated from words and
+characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.encoder import Encoder
+
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_TOKEN_BUDGET = 16_384
+DEFAULT_MAX_TOKENS = 256
+"""Beyond this many tokens the encoders truncate, so a text never costs more."""
+
+
+def approx_tokens(text: str) -> int:
+    """About how many word pieces a text becomes, plus the two special tokens."""
+    words = len(text.split())
+    return 2 + max(words * 4 // 3, len(text) // 4)
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    batch_size: int = DEFAULT_BATCH_SIZE
+    """Most texts in one encoder call."""
+    token_budget: int = DEFAULT_TOKEN_BUDGET
+    """Most padded tokens (texts x longest) in one encoder call."""
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.token_budget < 1:
+            raise ValueError(f"token budget must be >= 1, got {self.token_budget}")
+
+
+def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
+    counter = getattr(encoder, "count_tokens", None)
+    if callable(counter):
+        return lambda texts: [int(n) for n in counter(list(texts))]
+    return lambda texts: [approx_tokens(t) for t in texts]
+
+
+def plan_batches(lengths: Sequence[int], policy: BatchPolicy) -> list[list[int]]:
+    """Positions grouped into batches, shortest texts first, each within the policy."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        length = min(max(lengths[i], 1), policy.max_tokens)
+        widest = max(longest, length)
+        if current and (
+            len(current) >= policy.batch_size or (len(current) + 1) * widest > policy.token_budget
+        ):
+            batches.append(current)
+            current, widest = [], length
+        current.append(i)
+        longest = widest
+    if current:
+        batches.append(current)
+    return batches
+
+
+def embed_texts(encoder: Encoder, texts: Sequence[str], policy: BatchPolicy) -> np.ndarray:
+    """float32 (len(texts), dim) vectors, in the order of `texts`."""
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    if not texts:
+        return out
+    lengths = token_counter(encoder)(texts)
+    for batch in plan_batches(lengths, policy):
+        done = 0
+        for vectors in encoder.encode_documents([texts[i] for i in batch], len(batch)):
+            out[batch[done : done + len(vectors)]] = vectors
+            done += len(vectors)
+        if done != len(batch):
+            raise RuntimeError(f"encoder {encoder.name!r} returned {done} vectors for {len(batch)}")
+    return out
+
+
+def embed_stream(
+    encoder: Encoder, texts: Iterator[str], policy: BatchPolicy, chunk: int = 4096
+) -> Iterator[np.ndarray]:
+    """Embed a stream chunk by chunk; memory is bounded by the chunk, whatever the stream."""
+    pending: list[str] = []
+    for text in texts:
+        pending.append(text)
+        if len(pending) >= chunk:
+            yield embed_texts(encoder, pending, policy)
+            pending = []
+    if pending:
+        yield embed_texts(encoder, pending, policy)
