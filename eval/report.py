@@ -118,6 +118,30 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown_by_kind(report: dict[str, Any]) -> str:
+    """nDCG@k / F1@k per query kind and configuration; empty when queries have no kinds."""
+    k = report["k"]
+    kinds = sorted({kind for c in report["configs"].values() for kind in c.get("by_kind", {})})
+    if not kinds:
+        return ""
+    header = ["configuration", *(f"{kind} nDCG@{k} / F1@{k}" for kind in kinds)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, config in report["configs"].items():
+        cells = [name]
+        for kind in kinds:
+            m = config.get("by_kind", {}).get(kind, {})
+            cells.append(f"{_fmt(m.get(f'ndcg@{k}'))} / {_fmt(m.get(f'f1@{k}'))}")
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = {kind: 0 for kind in kinds}
+    for config in report["configs"].values():
+        for kind, m in config.get("by_kind", {}).items():
+            counts[kind] = int(m.get("queries", 0))
+        break
+    lines.append("")
+    lines.append("queries per kind: " + ", ".join(f"{kd} {n}" for kd, n in counts.items()))
+    return "\n".join(lines)
+
+
 def markdown_report(report: dict[str, Any]) -> str:
     ds, git, machine = report["dataset"], report.get("git", {}), report["machine"]
     commit = git.get("commit", "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
@@ -137,6 +161,8 @@ def markdown_report(report: dict[str, Any]) -> str:
         "",
         markdown_table(report),
         "",
+        markdown_by_kind(report),
+        "",
         "nDCG uses graded gain over queries with any positive gain; the binary metrics "
         "average over queries with at least one relevant product.",
         "",
@@ -151,6 +177,7 @@ def write_per_query(path: Path, results: Sequence[ConfigResult], k: int) -> None
                 record = {
                     "config": config.name,
                     "query_id": row.query_id,
+                    "kind": row.kind,
                     "latency_ms": round(row.latency_ms, 4),
                     **row.metrics,
                     "top": row.ranked[:k],

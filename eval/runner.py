@@ -26,6 +26,7 @@ DEEP_K = 100
 @dataclass(frozen=True)
 class QueryResult:
     query_id: str
+    kind: str
     ranked: list[str]
     latency_ms: float
     metrics: dict[str, float | None]
@@ -79,6 +80,16 @@ def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
+def metrics_by_kind(results: Sequence[QueryResult]) -> dict[str, dict[str, float]]:
+    """Mean metrics per query kind (e.g. semantic / lexical / filtered), with the count."""
+    kinds = sorted({r.kind for r in results if r.kind})
+    out: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        rows = [r.metrics for r in results if r.kind == kind]
+        out[kind] = {"queries": float(len(rows)), **mean_metrics(rows)}
+    return out
+
+
 def config_name(encoder_label: str, mode: str) -> str:
     """A configuration's stable name in reports and the gate: `<mode>` for BM25 (encoder-free),
     `<mode>/<encoder label>` otherwise."""
@@ -122,7 +133,7 @@ def score_run(
         metrics = evaluate_ranking(
             ranked, query.qrels, labelled.relevance_threshold, k=k, deep_k=DEEP_K
         )
-        results.append(QueryResult(query.query_id, ranked, latency, metrics))
+        results.append(QueryResult(query.query_id, query.kind, ranked, latency, metrics))
         if progress and (i % 1000 == 0 or i == total):
             rate = i / (time.perf_counter() - started)
             print(f"  {name}: {i}/{total} queries ({rate:.0f}/s)", file=sys.stderr)
@@ -166,7 +177,10 @@ def run_engine_config(
         metrics=mean_metrics([r.metrics for r in results]),
         latency_ms=latency_summary([r.latency_ms for r in results]),
         errors=errors,
-        extra={"index_kind": engine.generation.manifest.get("dense", {}).get("kind")},
+        extra={
+            "index_kind": engine.generation.manifest.get("dense", {}).get("kind"),
+            "by_kind": metrics_by_kind(results),
+        },
     )
 
 
