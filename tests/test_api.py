@@ -1,0 +1,444 @@
+"""The HTTP service, tested as a user runs it: `tinyseek serve DIR --port P` in a subprocess.
+
+One small index (the first products of the sample catalog) and one server are
+shared by the whole module; only loopback traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import SAMPLE
+
+API_KEY = "test-key-123"
+SUBSET = 120  # products of the sample catalog in the test index
+TINYSEEK = Path(sys.executable).with_name("tinyseek")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def api_products() -> list[Any]:
+    from indexer.readers import Reject, read_catalog
+
+    items = [p for p in read_catalog(SAMPLE / "corpus.jsonl") if not isinstance(p, Reject)]
+    return items[:SUBSET]
+
+
+@pytest.fixture(scope="module")
+def api_index(
+    tmp_path_factory: pytest.TempPathFactory, teacher: Any, api_products: list[Any]
+) -> Path:
+    from indexer.build import build_index
+
+    out = tmp_path_factory.mktemp("api-index")
+    build_index(api_products, out, teacher)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(api_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `tinyseek serve` process; yields its base URL once /readyz says ready."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server-log") / "serve.log"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TINYSEEK_API_KEY": API_KEY,
+        "TINYSEEK_RELOAD_INTERVAL": "0.2",
+        "TINYSEEK_CACHE_SIZE": "0",
+    }
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(TINYSEEK), "serve", str(api_index), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready in time:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=60) as c:
+        yield c
+
+
+# ---------------------------------------------------------------------------------- health
+def test_health_and_readiness(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["products"] >= SUBSET - 5  # other tests may add or delete a product
+    assert ready["generation"].startswith("gen-")
+
+
+# ---------------------------------------------------------------------------------- search
+def test_search_get_reports_each_retrievers_contribution(client: httpx.Client) -> None:
+    response = client.get("/search", params={"q": "sofa", "k": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mode"] == "hybrid" and body["k"] == 5 and body["took_ms"] > 0
+    assert 1 <= len(body["hits"]) <= 5
+    assert "search;dur=" in response.headers["server-timing"]
+    both = [h for h in body["hits"] if h["bm25"] and h["dense"]]
+    assert both, "hybrid hits for a plain word should come from both retrievers"
+    for hit in both:
+        assert hit["bm25"]["rank"] >= 1 and hit["dense"]["rank"] >= 1
+        assert isinstance(hit["bm25"]["score"], float) and -1.01 <= hit["dense"]["score"] <= 1.01
+    scores = [h["score"] for h in body["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_post_matches_get_and_pages(client: httpx.Client) -> None:
+    got = client.get("/search", params={"q": "lamp", "k": 6}).json()["hits"]
+    posted = client.post("/search", json={"q": "lamp", "k": 6}).json()["hits"]
+    assert [h["id"] for h in got] == [h["id"] for h in posted]
+    page2 = client.post("/search", json={"q": "lamp", "k": 3, "offset": 3}).json()["hits"]
+    assert [h["id"] for h in page2] == [h["id"] for h in got[3:6]]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense"])
+def test_single_retriever_modes(client: httpx.Client, mode: str) -> None:
+    hits = client.get("/search", params={"q": "chair", "mode": mode}).json()["hits"]
+    assert hits
+    other = "dense" if mode == "bm25" else "bm25"
+    assert all(h[mode] is not None and h[other] is None for h in hits)
+
+
+def test_filters_restrict_results(client: httpx.Client, api_products: list[Any]) -> None:
+    brand = api_products[0].brand
+    body = {"q": "home", "k": 20, "filters": {"brand": brand.upper(), "in_stock": True}}
+    hits = client.post("/search", json=body).json()["hits"]
+    assert hits
+    assert {h["product"]["brand"].lower() for h in hits} == {brand.lower()}
+    assert all(h["product"]["in_stock"] for h in hits)
+    cheap = client.get("/search", params={"q": "home", "k": 20, "price_max": 50}).json()["hits"]
+    assert all(h["product"]["price"] is not None and h["product"]["price"] <= 50 for h in cheap)
+
+
+def test_get_document(client: httpx.Client, api_products: list[Any]) -> None:
+    product = api_products[1]
+    body = client.get(f"/documents/{product.id}").json()
+    assert body["id"] == product.id and body["title"] == product.title
+    missing = client.get("/documents/no-such-id")
+    assert missing.status_code == 404 and "no-such-id" in missing.json()["detail"]
+
+
+# ---------------------------------------------------------------------------------- limits
+LIMIT_CASES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("long q", "GET", {"q": "a" * 513}, "512"),
+    ("k too big", "GET", {"q": "sofa", "k": 101}, "less than or equal to 100"),
+    ("offset too big", "GET", {"q": "sofa", "offset": 1001}, "less than or equal to 1000"),
+    ("k zero", "GET", {"q": "sofa", "k": 0}, "greater than or equal to 1"),
+    ("bad mode", "GET", {"q": "sofa", "mode": "fuzzy"}, "hybrid"),
+    ("unknown GET param", "GET", {"q": "sofa", "colour": "red"}, "colour"),
+    ("blank q", "GET", {"q": "   "}, "empty"),
+    ("control chars only", "POST", {"q": "\x00\x01"}, "empty"),
+    ("long q POST", "POST", {"q": "a" * 513}, "512"),
+    (
+        "bad filter range",
+        "POST",
+        {"q": "x", "filters": {"price_min": 9, "price_max": 1}},
+        "greater",
+    ),
+    ("bad filter type", "POST", {"q": "x", "filters": {"price_min": "cheap"}}, "number"),
+    ("unknown filter key", "POST", {"q": "x", "filters": {"colour": "red"}}, "colour"),
+    ("bad mode POST", "POST", {"q": "x", "mode": "fuzzy"}, "hybrid"),
+    ("zero weights", "POST", {"q": "x", "weights": {"bm25": 0, "dense": 0}}, "positive"),
+    ("unknown body key", "POST", {"q": "x", "top_k": 3}, "top_k"),
+    ("k as text", "POST", {"q": "x", "k": "many"}, "integer"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "payload", "reason"),
+    [c[1:] for c in LIMIT_CASES],
+    ids=[c[0] for c in LIMIT_CASES],
+)
+def test_invalid_input_gets_4xx_with_reason(
+    client: httpx.Client, method: str, payload: dict[str, Any], reason: str
+) -> None:
+    if method == "GET":
+        response = client.get("/search", params=payload)
+    else:
+        response = client.post("/search", json=payload)
+    assert response.status_code == 422, response.text
+    assert reason in json.dumps(response.json()["detail"])
+
+
+def test_huge_body_refused_before_parsing(client: httpx.Client) -> None:
+    big = b'{"q": "' + b"a" * (2 << 20) + b'"}'
+    response = client.post("/search", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        step = 64 << 10
+        for i in range(0, len(big), step):
+            yield big[i : i + step]
+
+    streamed = client.post(
+        "/search", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+def test_malformed_json_is_422(client: httpx.Client) -> None:
+    response = client.post(
+        "/search", content=b'{"q": "sofa",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "JSON" in json.dumps(response.json()["detail"])
+
+
+# ---------------------------------------------------------------------------------- writes
+def test_writes_need_the_key(client: httpx.Client) -> None:
+    doc = {"products": [{"id": "nokey-1", "title": "Should Not Land"}]}
+    assert client.post("/documents", json=doc).status_code == 401
+    assert client.post("/documents", json=doc, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.delete("/documents/TS-000101").status_code == 401
+    assert client.get("/documents/nokey-1").status_code == 404
+
+
+def test_upsert_then_delete_visible_in_next_search(client: httpx.Client) -> None:
+    key = {"X-API-Key": API_KEY}
+    product = {
+        "id": "api-test-zq1",
+        "title": "Quillwort Periscope Hammock",
+        "brand": "Zephyrine",
+        "category": "Outdoor > Hammocks",
+        "price": 77.5,
+        "attributes": {"color": "teal"},
+    }
+    added = client.post("/documents", json={"products": [product]}, headers=key)
+    assert added.status_code == 200, added.text
+    assert added.json()["upserted"] == 1 and added.json()["pending"] is False
+    hits = client.get("/search", params={"q": "quillwort periscope", "k": 3}).json()["hits"]
+    assert hits[0]["id"] == "api-test-zq1"
+    assert client.get("/documents/api-test-zq1").json()["brand"] == "Zephyrine"
+
+    renamed = {**product, "title": "Quillwort Periscope Hammock Deluxe", "price": 99.0}
+    assert client.post("/documents", json={"products": [renamed]}, headers=key).status_code == 200
+    hits = client.get("/search", params={"q": "quillwort periscope", "k": 3}).json()["hits"]
+    assert [h["id"] for h in hits].count("api-test-zq1") == 1
+    assert hits[0]["product"]["price"] == 99.0
+
+    deleted = client.delete("/documents/api-test-zq1", headers=key)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == 1
+    hits = client.get("/search", params={"q": "quillwort periscope", "k": 3}).json()["hits"]
+    assert "api-test-zq1" not in [h["id"] for h in hits]
+    assert client.get("/documents/api-test-zq1").status_code == 404
+    assert client.delete("/documents/api-test-zq1", headers=key).status_code == 404
+
+
+def test_invalid_products_refused(client: httpx.Client) -> None:
+    key = {"X-API-Key": API_KEY}
+    for bad in ({"id": "x"}, {"id": "", "title": "t"}, {"id": "x", "title": "t", "price": -1}):
+        response = client.post("/documents", json={"products": [bad]}, headers=key)
+        assert response.status_code == 422, response.text
+    assert client.post("/documents", json={"products": []}, headers=key).status_code == 422
+
+
+def test_writes_disabled_without_a_configured_key(api_index: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api import Settings, create_app
+
+    app = create_app(Settings(index_dir=api_index, api_key=None))
+    local = TestClient(app)  # no lifespan, so no index load: the key check comes first
+    doc = {"products": [{"id": "k", "title": "t"}]}
+    response = local.post("/documents", json=doc, headers={"X-API-Key": "anything"})
+    assert response.status_code == 403
+    assert "TINYSEEK_API_KEY" in response.json()["detail"]
+    assert local.delete("/documents/k").status_code == 403
+    assert local.get("/readyz").status_code == 503
+
+
+# ---------------------------------------------------------------------------------- hot reload
+def test_new_generation_picked_up_without_failed_requests(
+    client: httpx.Client, api_index: Path, api_products: list[Any], teacher: Any, server: str
+) -> None:
+    from indexer.build import build_index
+    from search.types import Product
+
+    before = client.get("/readyz").json()["generation"]
+    failures: list[str] = []
+    seen: list[tuple[str, str | None]] = []
+    stop = threading.Event()
+
+    def query_loop() -> None:
+        with httpx.Client(base_url=server, timeout=30) as c:
+            while not stop.is_set():
+                try:
+                    r = c.get("/search", params={"q": "xylophagous gazebo", "k": 1})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code}: {r.text[:200]}")
+                        continue
+                    body = r.json()
+                    top = body["hits"][0]["id"] if body["hits"] else None
+                    seen.append((body["generation"], top))
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    thread = threading.Thread(target=query_loop)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        extra = Product(id="reload-1", title="Xylophagous Gazebo Kit", brand="Reloader")
+        build_index([*api_products, extra], api_index, teacher)
+        deadline = time.monotonic() + 60
+        while not (seen and seen[-1][1] == "reload-1") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # a few more queries on the new generation
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert failures == []
+    generations = [g for g, _ in seen]
+    assert generations[0] == before and generations[-1] != before
+    assert seen[-1][1] == "reload-1"
+    assert len(seen) > 10
+
+
+# ---------------------------------------------------------------------------------- metrics & docs
+def test_metrics_exposition(client: httpx.Client) -> None:
+    client.get("/search", params={"q": "sofa"})
+    client.get("/search", params={"q": "sofa", "mode": "bm25"})
+    client.get("/search", params={"q": "sofa", "k": 1000})
+    text = client.get("/metrics").text
+    assert 'tinyseek_http_requests_total{endpoint="/search",method="GET",status="200"}' in text
+    assert 'tinyseek_http_requests_total{endpoint="/search",method="GET",status="422"}' in text
+    assert 'tinyseek_search_latency_seconds_bucket{le="0.005",mode="hybrid"}' in text
+    assert 'tinyseek_search_latency_seconds_count{mode="bm25"}' in text
+    for name in (
+        "tinyseek_index_generation ",
+        "tinyseek_index_info{",
+        "tinyseek_products ",
+        "tinyseek_encoder_info{",
+        "tinyseek_query_cache_hit_ratio ",
+        "tinyseek_ready 1.0",
+    ):
+        assert name in text, name
+
+
+def test_openapi_and_page(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/search", "/documents", "/documents/{doc_id}", "/healthz", "/readyz"} <= set(
+        schema["paths"]
+    )
+    assert "X-API-Key" in json.dumps(schema["components"]["securitySchemes"])
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert "fetch(" in client.get("/static/app.js").text
+
+
+# ---------------------------------------------------------------------------------- fuzzing
+def test_openapi_fuzz_never_5xx(server: str) -> None:
+    """Generated requests (valid and invalid) for every operation: never a server error."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
+    failures: list[str] = []
+    calls: list[int] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def fuzz(case: Any) -> None:
+            response = case.call(timeout=30)
+            calls.append(response.status_code)
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.path}: {response.status_code} {case.body!r}")
+
+        fuzz()
+    assert failures == []
+    assert len(calls) > 100 and any(s == 200 for s in calls) and any(s == 422 for s in calls)
+
+
+# ---------------------------------------------------------------------------------- browser
+def find_chromium() -> str | None:
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_page_renders_results_in_headless_chromium(server: str, tmp_path: Path) -> None:
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip("no Chromium found (apt-get install -y --no-install-recommends chromium)")
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        f"{server}/?q=sofa&k=5",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=90)
+    dom = done.stdout
+    assert dom, done.stderr[-2000:]
+    assert dom.count('<tr class="hit"') == 5, dom[-3000:]
+    assert "server " in dom and " ms" in dom
+    assert "data-server-ms=" in dom
