@@ -161,7 +161,9 @@ class GenerationWriter:
         self.tmp.mkdir()
         self.store = DocStore(self.tmp / DOCS_FILE, writable=True)
         self.bm25 = BM25Index.create(self.tmp / BM25_DIR)
-        self._bm25_writer = self.bm25.writer(threads=max(1, min(threads or 1, 4)))
+        # One indexing thread: documents land in segments in ordinal order, so
+        # equal BM25 scores rank the same way in every build of the same catalog.
+        self._bm25_writer = self.bm25.writer(threads=1)
         # Unknown size: stream into a flat index and decide on HNSW at the end.
         self._streaming = expected_size is None
         size = 0 if expected_size is None else expected_size
