@@ -138,18 +138,27 @@ class BM25Index:
             queries.append(tantivy.Query.term_query(schema, "in_stock", filters.in_stock))
         return queries
 
-    def text_query(self, text: str) -> tantivy.Query | None:
+    def text_query(self, text: str, all_words: bool = False) -> tantivy.Query | None:
+        """Disjunction of the words over the boosted fields, or their conjunction if all_words."""
         tokens = query_tokens(text)
         if not tokens:
             return None
         query, _errors = self._index.parse_query_lenient(
-            " ".join(tokens), list(TEXT_FIELDS), field_boosts=self.boosts
+            " ".join(tokens),
+            list(TEXT_FIELDS),
+            field_boosts=self.boosts,
+            conjunction_by_default=all_words,
         )
         return query
 
-    def search(self, text: str, n: int, filters: Filters | None = None) -> list[tuple[int, float]]:
-        """Top-n (ordinal, BM25 score) for the text, restricted by filters."""
-        query = self.text_query(text)
+    def search(
+        self, text: str, n: int, filters: Filters | None = None, all_words: bool = False
+    ) -> list[tuple[int, float]]:
+        """Top-n (ordinal, BM25 score) for the text, restricted by filters.
+
+        With all_words, only products matching every word (in any field) qualify.
+        """
+        query = self.text_query(text, all_words)
         if query is None or n <= 0:
             return []
         clauses = self._filter_queries(filters) if filters is not None else []

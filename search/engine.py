@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from models.encoder import Encoder, load_encoder
-from search.bm25 import BM25Index
+from search.bm25 import BM25Index, query_tokens
 from search.cache import QueryCache
 from search.dense import DenseIndex, DenseParams
 from search.filters import FilterColumns, Filters
@@ -255,9 +255,10 @@ class Engine:
         gen = self._generation  # one generation for the whole request
         depth = max(candidates, k + offset)
         bm25: list[tuple[int, float]] = []
+        full_matches = 0
         dense: list[tuple[int, float]] = []
         if mode in (SearchMode.BM25, SearchMode.HYBRID):
-            bm25 = _live_bm25(gen, text, depth, filters)
+            bm25, full_matches = _bm25_all_then_any(gen, text, depth, filters)
         if mode in (SearchMode.DENSE, SearchMode.HYBRID):
             dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
 
@@ -266,9 +267,19 @@ class Engine:
         elif mode is SearchMode.DENSE:
             fused = dense
         elif weights.method is FusionMethod.RRF:
-            fused = fuse_rrf(bm25, dense, weights.bm25, weights.dense, weights.rrf_k)
+            fused = fuse_rrf(
+                bm25,
+                dense,
+                weights.bm25,
+                weights.dense,
+                weights.rrf_k,
+                full_matches,
+                weights.partial,
+            )
         else:
-            fused = fuse_convex(bm25, dense, weights.bm25, weights.dense)
+            fused = fuse_convex(
+                bm25, dense, weights.bm25, weights.dense, full_matches, weights.partial
+            )
 
         page = fused[offset : offset + k]
         products = gen.store.get([o for o, _ in page])
@@ -292,8 +303,25 @@ class Engine:
         return hits
 
 
-def _live_bm25(
+def _bm25_all_then_any(
     gen: Generation, text: str, depth: int, filters: Filters | None
+) -> tuple[list[tuple[int, float]], int]:
+    """BM25 ranking where products matching every query word come first, then the rest.
+
+    Returns the ranking and how many of its leading items match every word. In
+    product search a partial match ("machine" for "washing machine") is usually
+    another kind of product, so hybrid fusion can discount it (`FusionWeights.partial`).
+    """
+    full = _live_bm25(gen, text, depth, filters, all_words=True)
+    if len(query_tokens(text)) <= 1:
+        return full, len(full)
+    seen = {o for o, _ in full}
+    rest = [(o, s) for o, s in _live_bm25(gen, text, depth, filters) if o not in seen]
+    return (full + rest)[:depth], len(full)
+
+
+def _live_bm25(
+    gen: Generation, text: str, depth: int, filters: Filters | None, all_words: bool = False
 ) -> list[tuple[int, float]]:
     """BM25 top-`depth` among live products.
 
@@ -302,11 +330,11 @@ def _live_bm25(
     """
     n_alive = len(gen.alive)
     if gen.live_count == n_alive:
-        hits = gen.bm25.search(text, depth, filters)
+        hits = gen.bm25.search(text, depth, filters, all_words)
         return [(o, s) for o, s in hits if o < n_alive]
     n = depth + min(n_alive - gen.live_count, depth)
     while True:
-        hits = gen.bm25.search(text, n, filters)
+        hits = gen.bm25.search(text, n, filters, all_words)
         live = [(o, s) for o, s in hits if o < n_alive and gen.alive[o]]
         if len(live) >= depth or len(hits) < n:
             return live[:depth]

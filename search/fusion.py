@@ -8,14 +8,35 @@ Ranked = Sequence[tuple[int, float]]
 """(ordinal, score) pairs, best first."""
 
 
+def bm25_item_weights(
+    bm25: Ranked, w_bm25: float, full_matches: int | None, partial: float
+) -> list[float]:
+    """Weight of each BM25 item: the first `full_matches` (all query words) count fully,
+    the rest (some words only) count `partial` times as much."""
+    if full_matches is None:
+        return [w_bm25] * len(bm25)
+    return [w_bm25 if i < full_matches else w_bm25 * partial for i in range(len(bm25))]
+
+
 def fuse_rrf(
-    bm25: Ranked, dense: Ranked, w_bm25: float = 1.0, w_dense: float = 1.0, k: int = 60
+    bm25: Ranked,
+    dense: Ranked,
+    w_bm25: float = 1.0,
+    w_dense: float = 1.0,
+    k: int = 60,
+    full_matches: int | None = None,
+    partial: float = 1.0,
 ) -> list[tuple[int, float]]:
-    """score(d) = sum over lists of w / (k + rank), rank starting at 1."""
+    """score(d) = sum over lists of w / (k + rank), rank starting at 1.
+
+    BM25 items past `full_matches` have their weight multiplied by `partial`.
+    """
     scores: dict[int, float] = {}
-    for weight, ranked in ((w_bm25, bm25), (w_dense, dense)):
-        for rank, (ordinal, _) in enumerate(ranked, start=1):
-            scores[ordinal] = scores.get(ordinal, 0.0) + weight / (k + rank)
+    bm25_weights = bm25_item_weights(bm25, w_bm25, full_matches, partial)
+    for rank, ((ordinal, _), weight) in enumerate(zip(bm25, bm25_weights), start=1):
+        scores[ordinal] = scores.get(ordinal, 0.0) + weight / (k + rank)
+    for rank, (ordinal, _) in enumerate(dense, start=1):
+        scores[ordinal] = scores.get(ordinal, 0.0) + w_dense / (k + rank)
     return _sorted(scores)
 
 
@@ -30,17 +51,26 @@ def min_max(ranked: Ranked) -> dict[int, float]:
 
 
 def fuse_convex(
-    bm25: Ranked, dense: Ranked, w_bm25: float = 1.0, w_dense: float = 1.0
+    bm25: Ranked,
+    dense: Ranked,
+    w_bm25: float = 1.0,
+    w_dense: float = 1.0,
+    full_matches: int | None = None,
+    partial: float = 1.0,
 ) -> list[tuple[int, float]]:
     """score(d) = (w_bm25 * norm_bm25(d) + w_dense * norm_dense(d)) / (w_bm25 + w_dense).
 
-    A document absent from a list contributes 0 from that list.
+    Scores are min-max normalised within each list; a document absent from a list
+    contributes 0 from it. BM25 items past `full_matches` are multiplied by `partial`.
     """
     total = w_bm25 + w_dense
     scores: dict[int, float] = {}
-    for weight, ranked in ((w_bm25, bm25), (w_dense, dense)):
-        for ordinal, value in min_max(ranked).items():
-            scores[ordinal] = scores.get(ordinal, 0.0) + weight * value / total
+    bm25_norm = min_max(bm25)
+    bm25_weights = bm25_item_weights(bm25, w_bm25, full_matches, partial)
+    for (ordinal, _), weight in zip(bm25, bm25_weights):
+        scores[ordinal] = scores.get(ordinal, 0.0) + weight * bm25_norm[ordinal] / total
+    for ordinal, value in min_max(dense).items():
+        scores[ordinal] = scores.get(ordinal, 0.0) + w_dense * value / total
     return _sorted(scores)
 
 

@@ -104,6 +104,8 @@ class FusionWeights:
     dense: float = 1.0
     method: FusionMethod = FusionMethod.RRF
     rrf_k: int = 60
+    partial: float = 0.0
+    """Multiplier of the BM25 weight for products matching only some of the query's words."""
 
     def __post_init__(self) -> None:
         for name in ("bm25", "dense"):
@@ -112,6 +114,8 @@ class FusionWeights:
                 raise ValueError(f"weight {name} must be a finite number >= 0, got {value}")
         if self.bm25 == 0 and self.dense == 0:
             raise ValueError("at least one fusion weight must be positive")
+        if not (math.isfinite(self.partial) and 0 <= self.partial <= 1):
+            raise ValueError(f"partial must be within 0-1, got {self.partial}")
         if self.rrf_k < 1:
             raise ValueError(f"rrf_k must be >= 1, got {self.rrf_k}")
 
@@ -121,13 +125,40 @@ class FusionWeights:
             "dense": self.dense,
             "method": self.method.value,
             "rrf_k": self.rrf_k,
+            "partial": self.partial,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FusionWeights:
+        """Build from a mapping, refusing unknown keys and non-numeric values with a reason."""
+        known = ("bm25", "dense", "method", "rrf_k", "partial")
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown weight key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
+            )
+        try:
+            method = FusionMethod(data.get("method", FusionMethod.RRF.value))
+        except ValueError:
+            valid = ", ".join(m.value for m in FusionMethod)
+            raise ValueError(
+                f"unknown fusion method {data.get('method')!r}; valid: {valid}"
+            ) from None
+        numbers: dict[str, float] = {}
+        for key in ("bm25", "dense", "rrf_k", "partial"):
+            value = data.get(key, getattr(cls, key))
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError(f"weight {key} must be a number, got {value!r}")
+            try:
+                numbers[key] = float(value)
+            except ValueError:
+                raise ValueError(f"weight {key} must be a number, got {value!r}") from None
+        if not numbers["rrf_k"].is_integer():
+            raise ValueError(f"rrf_k must be an integer, got {numbers['rrf_k']}")
         return cls(
-            bm25=float(data.get("bm25", 1.0)),
-            dense=float(data.get("dense", 1.0)),
-            method=FusionMethod(data.get("method", FusionMethod.RRF.value)),
-            rrf_k=int(data.get("rrf_k", 60)),
+            bm25=numbers["bm25"],
+            dense=numbers["dense"],
+            method=method,
+            rrf_k=int(numbers["rrf_k"]),
+            partial=numbers["partial"],
         )

@@ -137,3 +137,22 @@ def test_fusion_ties_are_deterministic() -> None:
     b = [(3, 0.9), (5, 0.1)]
     assert fuse_rrf(a, b) == fuse_rrf(a, b)
     assert [o for o, _ in fuse_rrf(a, b)] == [3, 5]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("partial", [0.0, 0.3, 1.0])
+def test_partial_matches_are_discounted_in_both_fusions(seed: int, partial: float) -> None:
+    a, b = random_runs(seed)
+    full = 20
+    rrf = dict(fuse_rrf(a, b, 1.0, 1.0, 60, full_matches=full, partial=partial))
+    convex = dict(fuse_convex(a, b, 1.0, 1.0, full_matches=full, partial=partial))
+    rank_b = {o: r + 1 for r, (o, _) in enumerate(b)}
+    sa = np.array([s for _, s in a])
+    sb = np.array([s for _, s in b])
+    for rank, (doc, score) in enumerate(a, start=1):
+        w = 1.0 if rank <= full else partial
+        dense_part = 1 / (60 + rank_b[doc]) if doc in rank_b else 0.0
+        assert rrf[doc] == pytest.approx(w / (60 + rank) + dense_part)
+        nb = dict(zip([o for o, _ in b], (sb - sb.min()) / (sb.max() - sb.min())))
+        expected = (w * (score - sa.min()) / (sa.max() - sa.min()) + nb.get(doc, 0.0)) / 2
+        assert convex[doc] == pytest.approx(expected)

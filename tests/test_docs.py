@@ -1,0 +1,53 @@
+"""The README's examples run as tests, so the docs cannot rot."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def readme_blocks(language: str) -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+@pytest.fixture
+def in_scratch_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "sample_data").symlink_to(REPO / "sample_data")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_readme_python_quick_start_runs(in_scratch_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = readme_blocks("python")
+    assert blocks, "README has no python example"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 3
+    assert all(float(line.split()[-1]) <= 800 for line in printed)
+
+
+def test_readme_command_line_examples_run(in_scratch_dir: Path) -> None:
+    commands = [
+        line
+        for block in readme_blocks("bash")
+        for line in block.splitlines()
+        if line.startswith("tinyseek ")
+    ]
+    assert len(commands) >= 3
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for command in commands:
+        argv = [sys.executable, "-m", "search.cli", *shlex.split(command)[1:]]
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
+        if " search " in f" {command} ":
+            assert re.search(r"^\s+1\. ", result.stdout, flags=re.M), result.stdout

@@ -1,0 +1,196 @@
+"""The Engine over the sample catalog: filters, hybrid quality, hostile input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eval.beir import load_sample
+from eval.metrics import ndcg_at_k
+from search import Engine, Filters, Product
+from tests.conftest import SAMPLE
+
+FILTER_CASES: list[dict[str, Any]] = [
+    {"category": "Furniture"},
+    {"category": "furniture > living room"},
+    {"price_max": 50.0},
+    {"price_min": 100.0, "price_max": 300.0},
+    {"rating_min": 4.5},
+    {"in_stock": False},
+    {"category": "Lighting", "in_stock": True, "rating_min": 4.0},
+    {"category": "Tools", "price_max": 150.0},
+]
+
+
+def python_filter(products: list[Product], filters: dict[str, Any]) -> set[str]:
+    """Plain-Python reading of the filter semantics, independent of the engine's code."""
+    keep = set()
+    for p in products:
+        if "category" in filters:
+            want = [x.strip().lower() for x in filters["category"].split(">")]
+            have = [x.lower() for x in p.category_levels]
+            if have[: len(want)] != want:
+                continue
+        if "brand" in filters and p.brand.lower() != filters["brand"].lower():
+            continue
+        if "price_min" in filters and (p.price is None or p.price < filters["price_min"]):
+            continue
+        if "price_max" in filters and (p.price is None or p.price > filters["price_max"]):
+            continue
+        if "rating_min" in filters and (p.rating is None or p.rating < filters["rating_min"]):
+            continue
+        if "in_stock" in filters and p.in_stock != filters["in_stock"]:
+            continue
+        keep.add(p.id)
+    return keep
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: ",".join(f))
+def test_dense_filter_counts_match_python(
+    sample_engine: Engine, sample_products: list[Product], filters: dict[str, Any]
+) -> None:
+    expected = python_filter(sample_products, filters)
+    assert expected, f"filter case {filters} selects nothing in the sample"
+    hits = sample_engine.search("home", k=len(sample_products), filters=filters, mode="dense")
+    assert {h.doc_id for h in hits} == expected
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: ",".join(f))
+def test_bm25_filter_equals_post_filter(
+    sample_engine: Engine, sample_products: list[Product], filters: dict[str, Any]
+) -> None:
+    """Filtering inside tantivy returns exactly the unfiltered matches that pass the filter."""
+    n = len(sample_products)
+    for query in ("black steel", "set", "wood table lamp"):
+        unfiltered = {h.doc_id for h in sample_engine.search(query, k=n, mode="bm25")}
+        filtered = {h.doc_id for h in sample_engine.search(query, k=n, mode="bm25", filters=filters)}
+        assert filtered == unfiltered & python_filter(sample_products, filters)
+
+
+@pytest.mark.parametrize("k", [1, 5, 10, 40])
+def test_k_results_whenever_k_matching_products_exist(
+    sample_engine: Engine, sample_products: list[Product], k: int
+) -> None:
+    brand = max({p.brand for p in sample_products}, key=lambda b: sum(p.brand == b for p in sample_products))
+    for filters in ({"brand": brand}, {"price_max": 15.0}, {"category": "Furniture", "in_stock": False}):
+        matching = python_filter(sample_products, filters)
+        for mode in ("dense", "hybrid"):
+            hits = sample_engine.search("gift for dad", k=k, filters=filters, mode=mode)
+            assert len(hits) == min(k, len(matching)), (filters, mode)
+            assert {h.doc_id for h in hits} <= matching
+
+
+def test_hits_are_typed_and_explain_their_sources(sample_engine: Engine) -> None:
+    hits = sample_engine.search("sofa", k=10)
+    assert len(hits) == 10
+    assert all(isinstance(h.product, Product) for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert any(h.bm25_rank is not None and h.dense_rank is not None for h in hits)
+    for hit in hits:
+        if hit.bm25_rank is None:
+            assert hit.bm25_score is None
+
+
+def test_offset_pages_through_the_same_ranking(sample_engine: Engine) -> None:
+    full = [h.doc_id for h in sample_engine.search("kitchen", k=20)]
+    page = [h.doc_id for h in sample_engine.search("kitchen", k=10, offset=10)]
+    assert page == full[10:20]
+
+
+def test_weights_change_the_ranking(sample_engine: Engine) -> None:
+    bm25_only = sample_engine.search("couch", k=10, weights={"bm25": 1.0, "dense": 0.0})
+    dense_only = sample_engine.search("couch", k=10, weights={"bm25": 0.0, "dense": 1.0})
+    assert [h.doc_id for h in dense_only] == [
+        h.doc_id for h in sample_engine.search("couch", k=10, mode="dense")
+    ]
+    assert [h.doc_id for h in bm25_only] != [h.doc_id for h in dense_only]
+
+
+def mean_ndcg(engine: Engine, mode: str) -> float:
+    labels = load_sample(SAMPLE)
+    scores = []
+    for q in labels.queries:
+        ranked = [h.doc_id for h in engine.search(q.text, k=10, mode=mode, filters=q.filters)]
+        scores.append(ndcg_at_k(ranked, q.qrels, 10))
+    return sum(scores) / len(scores)
+
+
+def test_hybrid_ndcg_at_least_each_retriever(sample_engine: Engine) -> None:
+    bm25, dense, hybrid = (mean_ndcg(sample_engine, m) for m in ("bm25", "dense", "hybrid"))
+    print(f"sample nDCG@10: bm25={bm25:.3f} dense={dense:.3f} hybrid={hybrid:.3f}")
+    assert hybrid >= bm25 and hybrid >= dense
+
+
+HOSTILE = [
+    '"',
+    ":",
+    "(",
+    ")",
+    "-foo",
+    "AND OR NOT",
+    "*",
+    "~",
+    "title:sofa",
+    'sofa" OR "1"="1',
+    "[1 TO 5]",
+    "sofa^10",
+    "\\",
+    "🛋️ couch 🔥",
+    "\x00\x01\x1b[31m lamp \x7f",
+    "ｓｏｆａ",
+    "a" * 300,
+    "lamp " * 2000,
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_hostile_queries_return_results_or_value_error(
+    sample_engine: Engine, query: str, mode: str
+) -> None:
+    hits = sample_engine.search(query, k=5, mode=mode)
+    assert len(hits) <= 5
+    if mode == "dense":
+        assert len(hits) == 5
+
+
+@pytest.mark.parametrize(
+    ("query", "kwargs", "reason"),
+    [
+        ("", {}, "empty"),
+        ("   \t\n", {}, "empty"),
+        ("\x00\x01", {}, "empty"),
+        ("x" * 10_001, {}, "limit"),
+        ("sofa", {"k": 0}, "k must be"),
+        ("sofa", {"offset": -1}, "offset"),
+        ("sofa", {"mode": "fuzzy"}, "unknown mode"),
+        ("sofa", {"filters": {"colour": "red"}}, "unknown filter"),
+        ("sofa", {"filters": {"price_max": "cheap"}}, "price_max"),
+        ("sofa", {"filters": {"price_min": 10, "price_max": 5}}, "greater than"),
+        ("sofa", {"weights": {"bm25": -1}}, "weight"),
+        ("sofa", {"weights": {"method": "max"}}, "max"),
+    ],
+)
+def test_bad_input_raises_value_error_with_reason(
+    sample_engine: Engine, query: str, kwargs: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        sample_engine.search(query, **kwargs)
+
+
+def test_non_string_query_is_refused(sample_engine: Engine) -> None:
+    with pytest.raises(ValueError, match="string"):
+        sample_engine.search(None, k=3)  # type: ignore[arg-type]
+
+
+def test_filters_object_and_mapping_agree(sample_engine: Engine) -> None:
+    a = sample_engine.search("lamp", k=10, filters=Filters(category="Lighting", rating_min=4.0))
+    b = sample_engine.search("lamp", k=10, filters={"category": "Lighting", "rating_min": "4.0"})
+    assert [h.doc_id for h in a] == [h.doc_id for h in b]
+
+
+def test_open_reports_a_wrong_layout(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="CURRENT"):
+        Engine.open(tmp_path)
