@@ -24,9 +24,10 @@ def parse_weights(text: str | None) -> dict[str, Any] | None:
     for item in _csv(text):
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in ("bm25", "dense", "method", "rrf_k"):
+        if not sep or key not in ("bm25", "dense", "method", "rrf_k", "partial"):
             raise ValueError(
-                f"--weights expects KEY=VALUE with keys bm25, dense, method, rrf_k; got {item!r}"
+                "--weights expects KEY=VALUE with keys bm25, dense, method, rrf_k, partial; "
+                f"got {item!r}"
             )
         weights[key] = value.strip() if key == "method" else float(value)
     return weights
