@@ -139,6 +139,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     update.add_argument(
         "--delete-id", action="append", default=[], metavar="ID", help="an id to delete"
     )
+    update.add_argument(
+        "--encoder", help="encoder spec (default: the one the served generation was built with)"
+    )
     update.add_argument("--threads", type=int, default=None)
     _add_mapping_args(update)
     update.set_defaults(func=run_update)
@@ -269,7 +272,12 @@ def run_update(args: argparse.Namespace) -> int:
         if args.rejects:
             with Path(args.rejects).open("w", encoding="utf-8") as fh:
                 fh.writelines(r.to_json() + "\n" for r in rejects)
-        with IndexWriter(args.index_dir, threads=args.threads) as writer:
+        encoder = None
+        if args.encoder:
+            from models.encoder import load_encoder
+
+            encoder = load_encoder(args.encoder, threads=args.threads)
+        with IndexWriter(args.index_dir, encoder, threads=args.threads) as writer:
             writer.upsert(products)
             writer.delete(delete_ids)
             stats = writer.commit()
