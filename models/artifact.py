@@ -1,0 +1,241 @@
+"""Compact encoder artifacts: a directory with manifest.json, model files and tokenizer.json.
+
+Layout (format_version 1)::
+
+    manifest.json    kind, format_version, name, teacher, pruning, quantization, fidelity, ...
+    model.pt         TorchScript, int8 Linear + int8 embeddings, pooling + L2 norm in-graph
+    model.onnx       the same student for ONNX Runtime, int8 MatMuls
+    tokenizer.json   WordPiece tokenizer (pruned vocabulary = the in-graph embedding rows)
+
+Loading needs only `tokenizers` plus torch (TorchScript) or onnxruntime (ONNX); it never
+imports transformers or sentence-transformers. Every file is checked against the sha256
+recorded in the manifest before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.encoder import batched
+
+KIND = "tinyseek-encoder"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+TOKENIZER_FILE = "tokenizer.json"
+PAD_ID = 0
+SORT_WINDOW_BATCHES = 16
+
+
+class Backend(str, Enum):
+    TORCHSCRIPT = "torchscript"
+    ONNX = "onnx"
+
+
+BACKEND_FILES = {Backend.TORCHSCRIPT: "model.pt", Backend.ONNX: "model.onnx"}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_name(files: dict[str, str]) -> str:
+    """Stable id from the files' checksums: tinyseek-encoder-<12 hex>."""
+    digest = hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(files.items())).encode())
+    return f"{KIND}-{digest.hexdigest()[:12]}"
+
+
+def default_artifact_dir() -> Path:
+    """Where the default compact encoder lives: $TINYSEEK_HOME/encoder-default, else
+    ~/.cache/tinyseek/encoder-default."""
+    home = os.environ.get("TINYSEEK_HOME")
+    root = Path(home) if home else Path.home() / ".cache" / "tinyseek"
+    return root / "encoder-default"
+
+
+def ensure_default_artifact(distill_on: Path | None = None) -> Path:
+    """Build the default artifact once (distilled on `distill_on`, else sample_data) and
+    return its directory; an existing valid artifact is reused as is."""
+    target = default_artifact_dir()
+    if (target / MANIFEST).is_file():
+        read_manifest(target)
+        return target
+    from models.build import BuildConfig, build_artifact
+
+    build_artifact(target, BuildConfig(distill_on=distill_on))
+    return target
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Parse and validate manifest.json; raises FileNotFoundError / ValueError with details."""
+    manifest_path = path / MANIFEST
+    if not path.is_dir():
+        raise FileNotFoundError(f"encoder artifact directory not found: {path}")
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"{path} is not an encoder artifact: expected {MANIFEST} "
+            f"(found: {', '.join(sorted(p.name for p in path.iterdir())) or 'nothing'})"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{manifest_path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise ValueError(
+            f"{manifest_path}: expected a JSON object, found {type(manifest).__name__}"
+        )
+    if manifest.get("kind") != KIND:
+        raise ValueError(f"{manifest_path}: expected kind {KIND!r}, found {manifest.get('kind')!r}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{manifest_path}: expected format_version {FORMAT_VERSION}, "
+            f"found {manifest.get('format_version')!r} (rebuild with `tinyseek build-model`)"
+        )
+    for key in ("name", "dim", "max_seq_len", "files", "default_backend"):
+        if key not in manifest:
+            raise ValueError(f"{manifest_path}: missing required key {key!r}")
+    return manifest
+
+
+def verify_file(root: Path, manifest: dict[str, Any], name: str) -> Path:
+    """The path of `name` after checking it exists and matches the manifest's sha256."""
+    expected = manifest["files"].get(name)
+    if expected is None:
+        raise ValueError(f"{root / MANIFEST}: no checksum recorded for {name}")
+    path = root / name
+    if not path.is_file():
+        raise FileNotFoundError(f"encoder artifact {root}: missing file {name}")
+    found = file_sha256(path)
+    if found != expected:
+        raise ValueError(
+            f"encoder artifact {root}: checksum mismatch for {name}: expected sha256 "
+            f"{expected[:16]}..., found {found[:16]}... (file corrupt or truncated; rebuild it)"
+        )
+    return path
+
+
+class ArtifactEncoder:
+    """An `Encoder` over a compact artifact, on TorchScript or ONNX Runtime."""
+
+    def __init__(self, path: Path, threads: int | None = None, backend: str | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        self.path = path
+        self.manifest = read_manifest(path)
+        try:
+            self.backend = Backend(backend or self.manifest["default_backend"])
+        except ValueError as exc:
+            valid = ", ".join(b.value for b in Backend)
+            raise ValueError(
+                f"unknown encoder backend {backend!r}: expected one of {valid}"
+            ) from exc
+        self._name = str(self.manifest["name"])
+        self._dim = int(self.manifest["dim"])
+        tokenizer = Tokenizer.from_file(str(verify_file(path, self.manifest, TOKENIZER_FILE)))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(int(self.manifest["max_seq_len"]))
+        self._tokenizer = tokenizer
+        model_path = verify_file(path, self.manifest, BACKEND_FILES[self.backend])
+        if self.backend is Backend.TORCHSCRIPT:
+            self._run = _torchscript_runner(model_path, threads)
+        else:
+            self._run = _onnx_runner(model_path, threads)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 1:  # the hot path: no padding, one small tensor
+            return self._run([self._tokenizer.encode(texts[0]).ids])
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return self._run([e.ids for e in self._tokenizer.encode_batch(list(texts))])
+
+    def encode_documents(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[np.ndarray]:
+        """Stream: tokenize a window of batches, run them sorted by length (less padding),
+        then yield the window's vectors batch by batch in input order."""
+        for window in batched(texts, batch_size * SORT_WINDOW_BATCHES):
+            ids = [e.ids for e in self._tokenizer.encode_batch(window)]
+            order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+            out = np.empty((len(ids), self._dim), dtype=np.float32)
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                out[chunk] = self._run([ids[i] for i in chunk])
+            for start in range(0, len(ids), batch_size):
+                yield out[start : start + batch_size]
+
+
+def padded(ids: Sequence[Sequence[int]]) -> np.ndarray:
+    n = max(len(i) for i in ids)
+    out = np.full((len(ids), n), PAD_ID, dtype=np.int64)
+    for row, seq in zip(out, ids):
+        row[: len(seq)] = seq
+    return out
+
+
+Runner = Callable[[Sequence[Sequence[int]]], np.ndarray]
+
+
+def _torchscript_runner(model_path: Path, threads: int | None) -> Runner:
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        model = torch.jit.load(str(model_path), map_location="cpu").eval()
+    except RuntimeError as exc:
+        raise ValueError(f"{model_path}: not a loadable TorchScript model ({exc})") from exc
+
+    def run(ids: Sequence[Sequence[int]]) -> np.ndarray:
+        batch = torch.tensor(ids) if len(ids) == 1 else torch.from_numpy(padded(ids))
+        with torch.inference_mode():
+            return model(batch).numpy()
+
+    return run
+
+
+def _onnx_runner(model_path: Path, threads: int | None) -> Runner:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # intra-op threads: the caller's choice, else all cores; one inter-op thread since the
+    # graph is a single chain
+    options.intra_op_num_threads = threads if threads is not None else (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types (InvalidProtobuf, Fail, ...)
+        raise ValueError(f"{model_path}: not a loadable ONNX model ({exc})") from exc
+    input_name = session.get_inputs()[0].name
+
+    def run(ids: Sequence[Sequence[int]]) -> np.ndarray:
+        batch = np.array(ids, dtype=np.int64) if len(ids) == 1 else padded(ids)
+        out: np.ndarray = session.run(None, {input_name: batch})[0]
+        return out
+
+    return run
+
+
+def load_artifact_encoder(
+    path: str | Path, threads: int | None = None, backend: str | None = None
+) -> ArtifactEncoder:
+    """Open a compact encoder artifact directory (see module docstring)."""
+    return ArtifactEncoder(Path(path), threads=threads, backend=backend)

@@ -1,0 +1,214 @@
+"""Compact encoder: a tiny student built once per session, traced, saved, loaded, corrupted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.artifact import ArtifactEncoder, load_artifact_encoder, read_manifest
+from models.build import BuildConfig, prepare, pruned_student, train, write_artifact
+from models.distill import pad_batch
+from models.encoder import Encoder, load_encoder
+from models.export import quantize_linear_int8, trace_torchscript, with_int8_embeddings
+
+REPO = Path(__file__).resolve().parent.parent
+TEXTS = ["cordless drill 18v", "Shaker Oak Vanity with Marble Top, 36 in."]
+PRODUCTS = [
+    (
+        "Cordless Drill Driver Kit, 18V, with Two Batteries",
+        "Ironwood",
+        "Tools > Power Tools > Drills",
+    ),
+    ("Shaker Oak Bathroom Vanity with Marble Top, 36 in.", "Calder", "Bath > Vanities"),
+    ("LED Flush Mount Ceiling Light in Brushed Nickel", "Lumo", "Lighting > Ceiling Lights"),
+    ("Stainless Steel French Door Refrigerator, 25 cu. ft.", "Aurelle", "Appliances > Fridges"),
+    ("Cotton Twill Wingback Chair in Slate Blue", "Harbor", "Furniture > Chairs"),
+    ("Rain Shower Head, 10 in., Chrome", "Calder", "Bath > Shower Heads"),
+    ("Garden Hose Reel Cart with 100 ft. Capacity", "Verde", "Outdoor > Hoses"),
+    ("Interior Latex Paint, Eggshell, 1 gal., Tugboat Grey", "Behrlin", "Paint > Interior"),
+]
+# first 4 dims of TEXTS through the tiny student's TorchScript backend, seeds fixed
+GOLDEN = np.array(
+    [[-0.043271, 0.052894, -0.007624, -0.010464], [-0.038013, 0.008194, -0.007462, 0.018804]],
+    dtype=np.float32,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    root = tmp_path_factory.mktemp("tiny")
+    catalog = root / "catalog.jsonl"
+    with catalog.open("w", encoding="utf-8") as fh:
+        for i, (title, brand, category) in enumerate(PRODUCTS):
+            record = {"_id": str(i), "title": title, "brand": brand, "category": category}
+            fh.write(json.dumps(record) + "\n")
+    threads = torch.get_num_threads()
+    config = BuildConfig(
+        distill_on=catalog,
+        layers=(0,),
+        heads=4,
+        ffn=64,
+        steps=4,
+        batch_size=4,
+        frequent_words=200,
+        seed=0,
+        threads=1,
+        show_progress=False,
+    )
+    try:
+        prep = prepare(config)
+        student, selection = pruned_student(prep)
+        loss = train(prep, student)
+        path = write_artifact(root / "artifact", prep, student, selection, loss)
+    finally:
+        torch.set_num_threads(threads)
+    yield {"path": path, "student": student, "prep": prep}
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_tiny_student_shape(tiny: dict[str, object]) -> None:
+    manifest = read_manifest(Path(str(tiny["path"])))
+    assert manifest["pruning"]["layers_kept"] == [0]
+    assert manifest["pruning"]["heads_per_layer"] == [4]
+    assert manifest["pruning"]["ffn_per_layer"] == [64]
+    assert manifest["dim"] == 384
+    assert set(manifest["files"]) == {"model.pt", "model.onnx", "tokenizer.json"}
+
+
+def test_traced_matches_eager(tiny: dict[str, object], tmp_path: Path) -> None:
+    student = tiny["student"]
+    prep = tiny["prep"]
+    assert isinstance(student, torch.nn.Module)
+    quantized = quantize_linear_int8(with_int8_embeddings(student))  # type: ignore[arg-type]
+    traced = trace_torchscript(quantized, tmp_path / "m.pt")
+    texts = [*TEXTS, "hose", "a much longer product title than the tracing example had"]
+    ids = pad_batch([e.ids for e in prep.tokenizer.encode_batch(texts)])  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        eager, fp32 = quantized(ids), student(ids)
+        for rows in (ids, ids[:1, :6], ids[2:3]):  # shapes other than the trace example
+            n = rows.shape[0]
+            got = traced(rows)
+            want = quantized(rows)
+            assert torch.allclose(got, want, atol=1e-5), (rows.shape, (got - want).abs().max())
+            assert got.shape == (n, 384)
+    assert torch.allclose(traced(ids), eager, atol=1e-5)
+    assert float((eager * fp32).sum(dim=1).min()) > 0.97  # int8 keeps the fp32 direction
+
+
+def test_round_trip_same_vectors(tiny: dict[str, object]) -> None:
+    path = Path(str(tiny["path"]))
+    for backend in ("torchscript", "onnx"):
+        first = load_artifact_encoder(path, threads=1, backend=backend)
+        second = load_encoder(path) if backend == "onnx" else ArtifactEncoder(path, 1, backend)
+        assert isinstance(second, Encoder)
+        a = first.encode_queries(TEXTS)
+        b = np.concatenate(list(second.encode_documents(TEXTS, batch_size=1)))
+        np.testing.assert_allclose(a, b, atol=2e-2)  # dynamic int8: batch context shifts ranges
+        single = np.concatenate([first.encode_queries([t]) for t in TEXTS])
+        np.testing.assert_allclose(single, b, atol=1e-5)
+        assert a.dtype == np.float32 and a.shape == (2, 384)
+        np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+        assert first.name == read_manifest(path)["name"] and first.name.startswith("tinyseek-")
+
+
+def test_documents_stream_in_order(tiny: dict[str, object]) -> None:
+    encoder = load_artifact_encoder(Path(str(tiny["path"])), threads=1)
+    texts = [p[0] for p in PRODUCTS] * 3
+    batches = list(encoder.encode_documents(iter(texts), batch_size=5))
+    assert [len(b) for b in batches] == [5, 5, 5, 5, 4]
+    vectors = np.concatenate(batches)
+    single = np.concatenate([encoder.encode_queries([t]) for t in texts])
+    assert float((vectors * single).sum(axis=1).min()) > 0.98
+
+
+def test_golden_vectors(tiny: dict[str, object]) -> None:
+    encoder = load_artifact_encoder(Path(str(tiny["path"])), threads=1, backend="torchscript")
+    got = np.concatenate([encoder.encode_queries([t]) for t in TEXTS])[:, :4]
+    np.testing.assert_allclose(got, GOLDEN, atol=2e-3)
+
+
+def test_missing_file(tiny: dict[str, object], tmp_path: Path) -> None:
+    path = _copy(Path(str(tiny["path"])), tmp_path / "a")
+    (path / "model.pt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing file model\.pt"):
+        load_artifact_encoder(path, backend="torchscript")
+    shutil.rmtree(path)
+    with pytest.raises(FileNotFoundError):
+        load_artifact_encoder(path)
+
+
+def test_flipped_bytes_fail_checksum(tiny: dict[str, object], tmp_path: Path) -> None:
+    path = _copy(Path(str(tiny["path"])), tmp_path / "a")
+    data = bytearray((path / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (path / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"checksum mismatch for model\.onnx"):
+        load_artifact_encoder(path, backend="onnx")
+
+
+def test_truncated_model_fails(tiny: dict[str, object], tmp_path: Path) -> None:
+    path = _copy(Path(str(tiny["path"])), tmp_path / "a")
+    data = (path / "model.pt").read_bytes()
+    (path / "model.pt").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load_artifact_encoder(path, backend="torchscript")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("format_version", 99, "expected format_version 1, found 99"),
+        ("kind", "something-else", "expected kind 'tinyseek-encoder'"),
+    ],
+)
+def test_wrong_manifest(
+    tiny: dict[str, object], tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    path = _copy(Path(str(tiny["path"])), tmp_path / "a")
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest[key] = value
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=message):
+        load_artifact_encoder(path)
+
+
+def test_unknown_backend(tiny: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="expected one of torchscript, onnx"):
+        load_artifact_encoder(Path(str(tiny["path"])), backend="tensorrt")
+
+
+@pytest.mark.parametrize("backend", ["torchscript", "onnx"])
+def test_query_path_does_not_import_transformers(tiny: dict[str, object], backend: str) -> None:
+    code = (
+        "import sys\n"
+        "from models import load_encoder\n"
+        "from models.artifact import load_artifact_encoder\n"
+        f"enc = load_artifact_encoder(sys.argv[1], threads=1, backend={backend!r})\n"
+        "v = enc.encode_queries(['cordless drill'])\n"
+        "assert v.shape == (1, 384), v.shape\n"
+        "bad = [m for m in ('transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tiny["path"])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
