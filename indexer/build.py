@@ -384,13 +384,12 @@ def build_catalog(
         checkpoint.clear()
         removed = collect_garbage(index_dir, keep) if keep else []
         products = int(read_manifest(final)["doc_count"])
-    reasons = Counter(reject_kind(r.reason) for r in rejects)
     return BuildStats(
         final,
         products,
         time.perf_counter() - started,
-        rejected=len(rejects),
-        reject_reasons=dict(reasons.most_common()),
+        rejected=sum(rejects.values()),
+        reject_reasons=dict(rejects.most_common()),
         resumed_from=resumed_from,
         embedded=embedded,
         removed=tuple(removed),
@@ -453,16 +452,19 @@ def _finished_generation(index_dir: Path, state: BuildProgress) -> Path | None:
     return gen
 
 
-def _write_reject(rejects_file: IO[str] | None, reject: Reject) -> None:
+def _write_reject(rejects_file: IO[str] | None, reject: Reject, counts: Counter[str]) -> None:
+    """Record a reject in the file and in the per-reason counts (never all of them in memory)."""
+    counts[reject_kind(reject.reason)] += 1
     if rejects_file is not None:
         rejects_file.write(reject.to_json() + "\n")
 
 
-def _count_rejects(items: Iterator[Product | Reject], rejects_file: IO[str] | None) -> list[Reject]:
-    rejects = [item for item in items if isinstance(item, Reject)]
-    for reject in rejects:
-        _write_reject(rejects_file, reject)
-    return rejects
+def _count_rejects(items: Iterator[Product | Reject], rejects_file: IO[str] | None) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for item in items:
+        if isinstance(item, Reject):
+            _write_reject(rejects_file, item, counts)
+    return counts
 
 
 def _assemble_phase(
@@ -476,9 +478,9 @@ def _assemble_phase(
     threads: int | None,
     rejects_file: IO[str] | None,
     catalog: Path,
-) -> tuple[Path, list[Reject]]:
+) -> tuple[Path, Counter[str]]:
     expected = state.products_embedded
-    rejects: list[Reject] = []
+    rejects: Counter[str] = Counter()
     if state.generation is None or (index_dir / state.generation).exists():
         state.generation = generation_name(next_generation_number(index_dir))
         checkpoint.save(state)
@@ -487,8 +489,7 @@ def _assemble_phase(
         chunk: list[Product] = []
         for item in items:
             if isinstance(item, Reject):
-                rejects.append(item)
-                _write_reject(rejects_file, item)
+                _write_reject(rejects_file, item, rejects)
                 continue
             chunk.append(item)
             if len(chunk) >= _STORE_CHUNK:
@@ -498,7 +499,7 @@ def _assemble_phase(
             writer.add_products(chunk)
         if writer.count == 0:
             raise NoProductsError(
-                f"{catalog} has no valid products ({len(rejects)} rows rejected); "
+                f"{catalog} has no valid products ({sum(rejects.values())} rows rejected); "
                 "nothing was published"
             )
         if writer.count != expected:
@@ -515,7 +516,7 @@ def _assemble_phase(
                     "job_id": state.job_id,
                     "catalog": str(catalog),
                     "catalog_sha256": state.catalog_sha256,
-                    "rejected": len(rejects),
+                    "rejected": sum(rejects.values()),
                     "shards": len(state.shards),
                 },
             },

@@ -85,8 +85,10 @@ def parse_mapping(
         text = path.read_text(encoding="utf-8")
         try:
             if path.suffix == ".toml":
-                import tomllib
-
+                try:
+                    import tomllib
+                except ImportError:  # Python 3.10
+                    raise ValueError("TOML mapping files need Python 3.11+; use JSON") from None
                 loaded: Any = tomllib.loads(text)
             else:
                 loaded = json.loads(text)
