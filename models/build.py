@@ -47,6 +47,7 @@ from models.student import (
     build_student,
     full_selection,
     load_teacher_state,
+    save_student,
 )
 from models.tokens import load_tokenizer, pruned_tokenizer_json, used_token_ids, vocabulary_to_keep
 
@@ -75,6 +76,8 @@ class BuildConfig:
     backends: tuple[Backend, ...] = (Backend.TORCHSCRIPT, Backend.ONNX)
     default_backend: Backend = Backend.ONNX
     show_progress: bool = True
+    save_fp32: Path | None = None
+    """Also write the distilled fp32 student here (safetensors, for benchmarks; not shipped)."""
 
     def catalog(self) -> Path:
         return self.distill_on if self.distill_on is not None else DEFAULT_CATALOG
@@ -397,6 +400,8 @@ def build_artifact(out: Path, config: BuildConfig) -> Path:
     prep = prepare(config)
     student, selection = pruned_student(prep)
     loss = train(prep, student)
+    if config.save_fp32 is not None:
+        save_student(student, config.save_fp32)
     prep.timings["total_s"] = round(time.perf_counter() - started, 1)
     return write_artifact(out, prep, student, selection, loss)
 

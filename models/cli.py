@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--l1-amount", type=float, default=0.0, help="L1 unstructured (0 = off)")
     build.add_argument("--threads", type=int, default=None)
     build.add_argument(
+        "--save-fp32", type=Path, default=None, help="also save the fp32 student (safetensors)"
+    )
+    build.add_argument(
         "--backend", choices=("onnx", "torchscript"), default="onnx", help="default backend"
     )
     build.set_defaults(func=build_model_command)
@@ -63,6 +66,7 @@ def build_model_command(args: argparse.Namespace) -> int:
         l1_amount=args.l1_amount,
         threads=args.threads,
         default_backend=Backend(args.backend),
+        save_fp32=args.save_fp32,
     )
     started = time.perf_counter()
     out = build_artifact(args.out, config)

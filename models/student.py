@@ -216,3 +216,28 @@ def _copy_norm(norm: nn.LayerNorm, state: dict[str, torch.Tensor], prefix: str) 
 
 def parameter_bytes(model: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def save_student(model: StudentEncoder, path: Path) -> None:
+    """fp32 student weights as safetensors, the config as JSON metadata (for benchmarks)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata={"config": json.dumps(model.config.to_json())})
+
+
+def load_student(path: Path) -> StudentEncoder:
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as fh:
+        metadata = fh.metadata() or {}
+    if "config" not in metadata:
+        raise ValueError(f"{path}: expected a student safetensors file with a 'config' metadata")
+    model = StudentEncoder(StudentConfig.from_json(json.loads(metadata["config"])))
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()
