@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,6 +107,23 @@ def load_generation(gen_dir: Path) -> Generation:
     )
 
 
+def _load_with_retry(gen_dir: Path, attempts: int = 3) -> Generation:
+    """Load a generation a writer may be committing to right now.
+
+    tantivy deletes merged-away segment files after a commit; a reader that read
+    the previous segment list a moment earlier fails to open one of them, and
+    simply loads again.
+    """
+    for attempt in range(attempts):
+        try:
+            return load_generation(gen_dir)
+        except (OSError, ValueError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _index_signature(index_dir: Path) -> tuple[int, ...]:
     """Identity of CURRENT and the served manifest; both are replaced by rename on change."""
     pointer = (index_dir / CURRENT).stat()
@@ -199,7 +217,7 @@ class Engine:
             if gen_dir.name == self._generation.name and not self._changed_in_place():
                 self._signature = signature
                 return False
-            generation = load_generation(gen_dir)
+            generation = _load_with_retry(gen_dir)
             if generation.manifest["encoder"]["name"] != self.encoder.name:
                 self.encoder = encoder_for(gen_dir, generation.manifest, self._threads)
                 self.cache.clear()
