@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import orjson
+from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -30,6 +31,7 @@ from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.batching import MicroBatchingEncoder
 from api.metrics import ServiceMetrics
 from api.middleware import ServiceMiddleware
 from api.schemas import (
@@ -42,7 +44,7 @@ from api.schemas import (
     WriteResponse,
 )
 from api.settings import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, Settings
-from api.writes import DocumentWriter, RebuildWriter, WritesUnavailable
+from api.writes import DocumentWriter, WritesUnavailable
 from search.engine import Engine
 from search.types import FusionMethod, Hit, Product, SearchMode
 
@@ -79,7 +81,7 @@ class Service:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         if engine is not None:
-            self.writer = RebuildWriter(engine)
+            self.writer = DocumentWriter(engine)
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -93,10 +95,21 @@ class Service:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        if self.engine is not None and isinstance(self.engine.encoder, MicroBatchingEncoder):
+            self.engine.encoder.close()
+            self.engine.encoder = self.engine.encoder.inner
+
+    def _batch_encodes(self, engine: Engine) -> None:
+        """Wrap the engine's encoder (again after a reload that changed it) for micro-batching."""
+        max_batch = self.settings.micro_batch
+        if max_batch > 1 and not isinstance(engine.encoder, MicroBatchingEncoder):
+            engine.encoder = MicroBatchingEncoder(engine.encoder, max_batch)
 
     def _run(self) -> None:
         if self.engine is None:
             self._load()
+        else:
+            self._batch_encodes(self.engine)
         interval = self.settings.reload_interval
         if self.engine is None or interval <= 0:
             return
@@ -104,6 +117,7 @@ class Service:
         while not self._stop.wait(interval):
             try:
                 if self.engine.reload_if_changed():
+                    self._batch_encodes(self.engine)
                     self.metrics.reloads.inc()
                     log.info("serving generation %s", self.engine.generation.name)
                 last_error = ""
@@ -129,12 +143,13 @@ class Service:
                 cache_size=settings.cache_size,
                 threads=settings.torch_threads,
             )
+            self._batch_encodes(engine)
             engine.search("warm up", k=1)  # first calls allocate; keep that off user requests
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("could not open the index %s: %s", settings.index_dir, self.load_error)
             return
-        self.writer = RebuildWriter(engine)
+        self.writer = DocumentWriter(engine)
         self.engine = engine
         log.info(
             "loaded %s (%d products, encoder %s) in %.1f s",
@@ -363,7 +378,7 @@ def upsert_documents(
     try:
         result = writer.upsert(products)
     except WritesUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     service.metrics.writes.labels("upsert").inc(result.upserted)
     return json_response(result.__dict__)
 
@@ -381,7 +396,7 @@ def delete_document(
     except KeyError:
         raise HTTPException(404, f"no product with id {doc_id!r}") from None
     except WritesUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     service.metrics.writes.labels("delete").inc(result.deleted)
     return json_response(result.__dict__)
 
@@ -441,6 +456,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Searches are CPU-bound: more threads than cores only adds contention and memory.
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         service.start()
         try:
             yield

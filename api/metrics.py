@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -53,6 +53,16 @@ class EngineCollector(Collector):
         encoder = InfoMetricFamily("tinyseek_encoder", "the query encoder")
         encoder.add_metric([], {"name": engine.encoder.name, "dim": str(engine.encoder.dim)})
         yield encoder
+        batches = getattr(engine.encoder, "batches", None)
+        encoded = getattr(engine.encoder, "encoded", None)
+        if batches is not None and encoded is not None:  # a micro-batching encoder
+            for name, value, help_text in (
+                ("tinyseek_encoder_batches", batches, "query encoder calls (micro-batches)"),
+                ("tinyseek_encoder_queries", encoded, "queries encoded in those calls"),
+            ):
+                counter = CounterMetricFamily(name, help_text)
+                counter.add_metric([], float(value))
+                yield counter
         cache = engine.cache
         lookups = cache.hits + cache.misses
         for name, value, help_text in (

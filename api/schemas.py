@@ -111,9 +111,7 @@ class WriteResponse(BaseModel):
     upserted: int = 0
     deleted: int = 0
     generation: str
-    pending: bool = Field(
-        description="true when the change is accepted but not yet visible to searches"
-    )
+    revision: int = Field(description="the generation's revision after this write (searchable)")
 
 
 class ErrorResponse(BaseModel):

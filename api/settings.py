@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=4096, ge=0, description="query embedding LRU size; 0 = off")
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
     faiss_threads: int = Field(default=1, ge=1, description="FAISS OpenMP threads")
+    request_threads: int = Field(
+        default=4, ge=1, le=256, description="threads running blocking endpoints (searches)"
+    )
+    micro_batch: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="max queries encoded together when requests overlap; 1 = no batching",
+    )
     reload_interval: float = Field(
         default=0.5, ge=0, description="seconds between index generation checks; 0 = never"
     )

@@ -1,26 +1,25 @@
-"""Document writes (upsert / delete) applied to the served index.
+"""Document writes (upsert / delete) applied to the served index through `indexer.IndexWriter`.
 
-PENDING: the indexer is gaining incremental upsert/delete (an `indexer.IndexWriter`).
-Until it lands, `RebuildWriter` applies a write by building a complete new
-generation from the served one's live products plus the change, publishing it,
-and switching the engine to it before returning. That is correct and atomic, but
-it re-encodes the whole catalog per write, so it is refused above
-`rebuild_limit` products (HTTP 503 with the reason).
+A write commits in place (a new manifest revision of the served generation);
+the engine is then reloaded before the request returns, so the next search sees
+the change. Writes are serialised in-process by a lock; across processes the
+index's writer lock (held by IndexWriter) refuses a concurrent writer, which
+becomes HTTP 503 with the holder's description.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+from models.encoder import Encoder
 from search.engine import Engine
 from search.types import Product
 
 
 class WritesUnavailable(RuntimeError):
-    """The write cannot be applied on this index now; the message says why."""
+    """The write cannot be applied now (another writer holds the index); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -28,69 +27,49 @@ class WriteResult:
     upserted: int
     deleted: int
     generation: str
-    pending: bool
+    revision: int
 
 
-class DocumentWriter(Protocol):
-    def upsert(self, products: Sequence[Product]) -> WriteResult: ...
+class DocumentWriter:
+    """Applies upserts and deletes to the engine's index and makes them visible."""
 
-    def delete(self, product_ids: Sequence[str]) -> WriteResult:
-        """Delete these ids; raises KeyError naming an id that is not in the index."""
-        ...
-
-
-class RebuildWriter:
-    """Fallback writer: one full rebuild per write, serialised by a lock."""
-
-    def __init__(self, engine: Engine, rebuild_limit: int = 10_000) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.rebuild_limit = rebuild_limit
         self._lock = threading.Lock()
 
+    def _encoder(self) -> Encoder:
+        encoder = self.engine.encoder
+        inner: Encoder | None = getattr(encoder, "inner", None)  # unwrap micro-batching
+        return inner if inner is not None else encoder
+
     def upsert(self, products: Sequence[Product]) -> WriteResult:
-        latest = {p.id: p for p in products}  # the last copy of a repeated id wins
+        from indexer.writer import IndexWriter
+
         with self._lock:
-            self._rebuild(latest.values(), replaced=set(latest))
-            return WriteResult(len(latest), 0, self.engine.generation.name, pending=False)
+            try:
+                with IndexWriter(self.engine.index_dir, encoder=self._encoder()) as writer:
+                    writer.upsert(products)
+                    stats = writer.commit()
+            except (ImportError, RuntimeError, OSError) as exc:
+                raise WritesUnavailable(str(exc)) from exc
+            self.engine.reload_if_changed()
+            return WriteResult(stats.upserted, 0, stats.generation, stats.revision)
 
     def delete(self, product_ids: Sequence[str]) -> WriteResult:
-        ids = set(product_ids)
+        """Delete these ids; raises KeyError naming the first id that is not in the index."""
+        from indexer.writer import IndexWriter
+
         with self._lock:
+            self.engine.reload_if_changed()  # judge existence against the newest revision
             store = self.engine.generation.store
-            missing = sorted(pid for pid in ids if store.ordinal_of(pid) is None)
+            missing = [pid for pid in product_ids if store.ordinal_of(pid) is None]
             if missing:
                 raise KeyError(missing[0])
-            self._rebuild([], replaced=ids)
-            return WriteResult(0, len(ids), self.engine.generation.name, pending=False)
-
-    def _rebuild(self, additions: Iterable[Product], replaced: set[str]) -> None:
-        from indexer.build import build_index
-        from search.dense import DenseParams
-
-        engine = self.engine
-        engine.reload_if_changed()  # build on top of the newest published generation
-        gen = engine.generation
-        if len(engine) > self.rebuild_limit:
-            raise WritesUnavailable(
-                f"this index has {len(engine)} products; until incremental writes land "
-                f"(indexer.IndexWriter) the service applies a write by rebuilding the index, "
-                f"which it only does up to {self.rebuild_limit} products"
-            )
-        kept = (p for _, p in gen.store.iter_live() if p.id not in replaced)
-        params = DenseParams(**gen.manifest.get("dense", {}).get("params", {}))
-
-        def products() -> Iterator[Product]:
-            yield from kept
-            yield from additions
-
-        try:
-            build_index(
-                products(),
-                engine.index_dir,
-                engine.encoder,
-                dense_params=params,
-                fusion=engine.default_weights,
-            )
-        except ValueError as exc:  # e.g. deleting the last product leaves nothing to index
-            raise WritesUnavailable(str(exc)) from exc
-        engine.reload_if_changed()
+            try:
+                with IndexWriter(self.engine.index_dir, encoder=self._encoder()) as writer:
+                    writer.delete(product_ids)
+                    stats = writer.commit()
+            except (RuntimeError, OSError) as exc:
+                raise WritesUnavailable(str(exc)) from exc
+            self.engine.reload_if_changed()
+            return WriteResult(0, stats.deleted, stats.generation, stats.revision)

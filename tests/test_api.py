@@ -256,7 +256,7 @@ def test_upsert_then_delete_visible_in_next_search(client: httpx.Client) -> None
     }
     added = client.post("/documents", json={"products": [product]}, headers=key)
     assert added.status_code == 200, added.text
-    assert added.json()["upserted"] == 1 and added.json()["pending"] is False
+    assert added.json()["upserted"] == 1 and added.json()["revision"] >= 1
     hits = client.get("/search", params={"q": "quillwort periscope", "k": 3}).json()["hits"]
     assert hits[0]["id"] == "api-test-zq1"
     assert client.get("/documents/api-test-zq1").json()["brand"] == "Zephyrine"
@@ -281,6 +281,23 @@ def test_invalid_products_refused(client: httpx.Client) -> None:
         response = client.post("/documents", json={"products": [bad]}, headers=key)
         assert response.status_code == 422, response.text
     assert client.post("/documents", json={"products": []}, headers=key).status_code == 422
+
+
+def test_write_refused_while_another_writer_holds_the_index(
+    client: httpx.Client, api_index: Path
+) -> None:
+    from indexer.lock import WriterLock
+
+    lock = WriterLock(api_index)
+    lock.acquire()
+    try:
+        doc = {"products": [{"id": "locked-1", "title": "Blocked Product"}]}
+        response = client.post("/documents", json=doc, headers={"X-API-Key": API_KEY})
+    finally:
+        lock.release()
+    assert response.status_code == 503
+    assert "another writer" in response.json()["detail"]
+    assert response.headers["retry-after"] == "1"
 
 
 def test_writes_disabled_without_a_configured_key(api_index: Path) -> None:
