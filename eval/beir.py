@@ -33,10 +33,14 @@ def load_beir(
     split: str = "test",
     gain_offset: float = 0.0,
     relevance_threshold: float = 1.0,
+    drop_zero_gain: bool = False,
 ) -> LabelledSet:
     """Read a BEIR folder. gain = score - gain_offset (floored at 0).
 
-    Only queries with at least one positive gain are kept.
+    Every query with at least one judgement is kept, as trec_eval and BEIR do: a query
+    whose judgements all have gain 0 scores nDCG 0 and counts in the nDCG mean (the
+    binary metrics skip queries without a relevant document). With drop_zero_gain,
+    such queries are left out instead. Unjudged queries are always left out.
     """
     root = Path(root)
     corpus = root / "corpus.jsonl"
@@ -63,7 +67,7 @@ def load_beir(
                 continue
             q = json.loads(line)
             labels = qrels.get(str(q["_id"]))
-            if not labels or max(labels.values()) <= 0:
+            if not labels or (drop_zero_gain and max(labels.values()) <= 0):
                 continue
             queries.append(
                 LabelledQuery(

@@ -163,8 +163,8 @@ def markdown_report(report: dict[str, Any]) -> str:
         "",
         markdown_by_kind(report),
         "",
-        "nDCG uses graded gain over queries with any positive gain; the binary metrics "
-        "average over queries with at least one relevant product.",
+        "nDCG uses graded gain over every judged query (0 when none has a positive gain); "
+        "the binary metrics average over queries with at least one relevant product.",
         "",
     ]
     return "\n".join(lines)

@@ -34,8 +34,12 @@ def write_beir(root: Path, split: str = "test") -> Path:
 def test_loader_reads_grades_filters_and_drops_unlabelled(tmp_path: Path) -> None:
     root = write_beir(tmp_path / "tiny")
     labelled = load_beir(root, gain_offset=1.0, relevance_threshold=1.5)
-    assert [q.query_id for q in labelled.queries] == ["q1", "q2"]  # q3 unjudged, q4 all gain 0
-    q1, q2 = labelled.queries
+    # q3 has no judgement; q4's only judgement has gain 0 but it still counts (nDCG 0).
+    assert [q.query_id for q in labelled.queries] == ["q1", "q2", "q4"]
+    assert labelled.queries[2].qrels == {"p0": 0.0}
+    dropped = load_beir(root, gain_offset=1.0, relevance_threshold=1.5, drop_zero_gain=True)
+    assert [q.query_id for q in dropped.queries] == ["q1", "q2"]
+    q1, q2 = labelled.queries[:2]
     assert q1.qrels == {"p0": 2.0, "p1": 1.0}
     assert q1.kind == "head" and q1.filters == {}
     assert q2.filters == {"price_max": 50}
@@ -62,7 +66,7 @@ def test_resolve_dataset_conventions(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
     # relevant = score >= 2.5: q1/p0 (3) and q2/p2 (2.5), not q1/p1 (2).
     relevant = {q.query_id: {d for d, g in q.qrels.items() if g >= 1.5} for q in hd.load().queries}
-    assert relevant == {"q1": {"p0"}, "q2": {"p2"}}
+    assert relevant == {"q1": {"p0"}, "q2": {"p2"}, "q4": set()}
     plain = resolve_dataset(str(root), split="dev", relevance_threshold=3)
     assert (plain.name, plain.gain_offset, plain.relevance_threshold) == ("hd", 0.0, 3)
     assert resolve_dataset("sample").root.name == "sample_data"
