@@ -158,6 +158,12 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"torch threads {machine['torch_threads']}",
         f"- timestamp: {report['timestamp']}",
         f"- latency: {report['latency_note']}",
+        *(
+            f"- {name}: dense index {c.get('index_kind') or '-'}"
+            + (f", fusion {json.dumps(c['weights'], sort_keys=True)}" if c.get("weights") else "")
+            for name, c in report["configs"].items()
+            if c["mode"] != "bm25"
+        ),
         "",
         markdown_table(report),
         "",
