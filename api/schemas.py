@@ -48,6 +48,48 @@ class SearchRequest(BaseModel):
     weights: WeightsIn | None = None
 
 
+class SearchQuery(BaseModel):
+    """GET /search query parameters (validated in one pass; unknown names are refused)."""
+
+    model_config = Strict
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="search text")
+    k: int = Field(default=10, ge=1, le=MAX_K, description="number of results")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip")
+    mode: SearchMode = SearchMode.HYBRID
+    category: str | None = Field(default=None, max_length=512, description="category prefix")
+    brand: str | None = Field(default=None, max_length=256, description="exact brand")
+    price_min: float | None = None
+    price_max: float | None = None
+    rating_min: float | None = None
+    in_stock: bool | None = None
+    bm25_weight: float | None = Field(default=None, ge=0, le=1000)
+    dense_weight: float | None = Field(default=None, ge=0, le=1000)
+    fusion: FusionMethod | None = None
+    rrf_k: int | None = Field(default=None, ge=1, le=100_000)
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI `parameters` for a model validated from the query string by hand."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", ()))
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        prop.pop("title", None)
+        param: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
+        if description:
+            param["description"] = description
+        params.append(param)
+    return params
+
+
 class Contribution(BaseModel):
     """One retriever's rank (1-based) and raw score for a hit."""
 
