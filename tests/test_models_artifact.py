@@ -59,6 +59,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
         steps=4,
         batch_size=4,
         frequent_words=200,
+        lr=2e-4,
         seed=0,
         threads=1,
         show_progress=False,
@@ -212,3 +213,14 @@ def test_query_path_does_not_import_transformers(tiny: dict[str, object], backen
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_default_artifact_dir_reused(
+    tiny: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.artifact import default_artifact_dir, ensure_default_artifact
+
+    monkeypatch.setenv("TINYSEEK_HOME", str(tmp_path))
+    assert default_artifact_dir() == tmp_path / "encoder-default"
+    _copy(Path(str(tiny["path"])), tmp_path / "encoder-default")
+    assert ensure_default_artifact(None) == tmp_path / "encoder-default"  # no rebuild
