@@ -93,9 +93,11 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
-def serve(index_dir: Path, args: argparse.Namespace, encoder: str | None = None) -> int:
-    threads = args.threads or int(os.environ.get("TINYSEEK_TORCH_THREADS", "1"))
-    _pin_threads(threads)
+def serve(
+    index_dir: Path, args: argparse.Namespace, encoder: str | None = None, pinned: bool = False
+) -> int:
+    if not pinned:
+        _pin_threads(args.threads or int(os.environ.get("TINYSEEK_TORCH_THREADS", "1")))
     import uvicorn
 
     from api.settings import Settings
@@ -176,4 +178,4 @@ def run_demo(args: argparse.Namespace) -> int:
         build_demo_index(catalog, index_dir, args.encoder)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"tinyseek demo: open http://{host}:{args.port}/  (API docs at /docs)", flush=True)
-    return serve(index_dir, args, encoder=args.encoder)
+    return serve(index_dir, args, encoder=args.encoder, pinned=True)

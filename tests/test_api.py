@@ -459,3 +459,44 @@ def test_page_renders_results_in_headless_chromium(server: str, tmp_path: Path) 
     assert dom.count('<tr class="hit"') == 5, dom[-3000:]
     assert "server " in dom and " ms" in dom
     assert "data-server-ms=" in dom
+
+
+# ---------------------------------------------------------------------------------- demo
+def test_demo_builds_its_index_and_serves(tmp_path: Path, api_products: list[Any]) -> None:
+    catalog = tmp_path / "catalog.jsonl"
+    with catalog.open("w", encoding="utf-8") as fh:
+        for product in api_products[:30]:
+            fh.write(json.dumps(product.to_dict()) + "\n")
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TINYSEEK_HOME": str(tmp_path / "home")}
+    command = [str(TINYSEEK), "demo", "--port", str(port), "--catalog", str(catalog)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline().decode()
+            lines.append(line)
+            if f"http://127.0.0.1:{port}/" in line or not line:
+                break
+        assert any(f"open http://127.0.0.1:{port}/" in line for line in lines), lines
+        assert (tmp_path / "home" / "demo-index" / "CURRENT").is_file()
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+        assert ready.json()["products"] == 30
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "tinyseek" in page.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
