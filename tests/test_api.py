@@ -275,6 +275,37 @@ def test_upsert_then_delete_visible_in_next_search(client: httpx.Client) -> None
     assert client.delete("/documents/api-test-zq1", headers=key).status_code == 404
 
 
+def test_writes_under_a_query_loop_fail_no_request(client: httpx.Client, server: str) -> None:
+    failures: list[str] = []
+    done = 0
+    stop = threading.Event()
+
+    def query_loop() -> None:
+        nonlocal done
+        with httpx.Client(base_url=server, timeout=30) as c:
+            while not stop.is_set():
+                for mode in ("hybrid", "bm25", "dense"):
+                    r = c.get("/search", params={"q": "loop lantern", "mode": mode, "k": 20})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code}: {r.text[:200]}")
+                    done += 1
+
+    thread = threading.Thread(target=query_loop)
+    thread.start()
+    key = {"X-API-Key": API_KEY}
+    try:
+        for i in range(4):
+            doc = {"products": [{"id": f"loop-{i}", "title": f"Loop Lantern number {i}"}]}
+            assert client.post("/documents", json=doc, headers=key).status_code == 200
+        for i in range(4):
+            assert client.delete(f"/documents/loop-{i}", headers=key).status_code == 200
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert failures == []
+    assert done > 8
+
+
 def test_invalid_products_refused(client: httpx.Client) -> None:
     key = {"X-API-Key": API_KEY}
     for bad in ({"id": "x"}, {"id": "", "title": "t"}, {"id": "x", "title": "t", "price": -1}):
