@@ -224,3 +224,17 @@ def test_default_artifact_dir_reused(
     assert default_artifact_dir() == tmp_path / "encoder-default"
     _copy(Path(str(tiny["path"])), tmp_path / "encoder-default")
     assert ensure_default_artifact(None) == tmp_path / "encoder-default"  # no rebuild
+
+
+def test_student_reimplementation_matches_teacher(tiny: dict[str, object]) -> None:
+    """The plain-torch BERT with every unit kept reproduces sentence-transformers exactly."""
+    from models.encoder import SentenceTransformerEncoder
+
+    prep = tiny["prep"]
+    teacher = prep.teacher  # type: ignore[attr-defined]
+    texts = [*TEXTS, "hose"]
+    ids = pad_batch([e.ids for e in teacher.tokenizer.encode_batch(texts)])
+    with torch.inference_mode():
+        ours = teacher.model(ids).numpy()
+    reference = SentenceTransformerEncoder(threads=1).encode_queries(texts)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
