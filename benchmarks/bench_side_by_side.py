@@ -104,7 +104,13 @@ class PlainBM25:
 class PlainDense:
     """sentence-transformers fp32 + FAISS IndexFlatIP over normalised title embeddings."""
 
-    def __init__(self, corpus: Sequence[Mapping[str, Any]], cache: Path, checksum: str) -> None:
+    def __init__(
+        self,
+        corpus: Sequence[Mapping[str, Any]],
+        cache: Path,
+        checksum: str,
+        vectors_from: Path | None = None,
+    ) -> None:
         import faiss
         from sentence_transformers import SentenceTransformer
 
@@ -116,6 +122,9 @@ class PlainDense:
         self.encode_seconds: float | None = None
         if vectors_path.is_file():
             vectors = np.load(vectors_path)
+        elif vectors_from is not None:
+            vectors = self.borrow_vectors(corpus, vectors_from)
+            np.save(vectors_path, vectors)
         else:
             started = time.perf_counter()
             vectors = self.model.encode(
@@ -131,6 +140,33 @@ class PlainDense:
             os.replace(tmp, vectors_path)
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
+
+    def borrow_vectors(self, corpus: Sequence[Mapping[str, Any]], index_dir: Path) -> np.ndarray:
+        """Title vectors read back from a tinyseek index built with the same model, checked
+        against fresh encodings of 256 random titles (saves re-encoding a large corpus)."""
+        import faiss
+
+        gen = index_dir / (index_dir / "CURRENT").read_text().strip()
+        index = faiss.read_index(str(gen / "dense.faiss"))
+        storage = faiss.downcast_index(index.storage) if hasattr(index, "storage") else index
+        vectors = storage.reconstruct_n(0, storage.ntotal).astype(np.float32)
+        if len(vectors) != len(corpus):
+            raise ValueError(f"{index_dir} has {len(vectors)} vectors for {len(corpus)} products")
+        rows = np.random.default_rng(0).choice(len(corpus), size=min(256, len(corpus)))
+        fresh = self.model.encode(
+            [str(corpus[r].get("title", "")) for r in rows],
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        worst = float(np.min(np.sum(fresh * vectors[rows], axis=1)))
+        if worst < 0.999:
+            raise ValueError(f"{index_dir} vectors differ from fresh encodings (cosine {worst})")
+        print(
+            f"borrowed {len(vectors)} vectors, checked 256 (min cosine {worst:.6f})",
+            file=sys.stderr,
+        )
+        return vectors
 
     def search(self, text: str, n: int) -> list[int]:
         q = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)
@@ -209,6 +245,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit-queries", type=int, default=None)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument(
+        "--vectors-from-index",
+        default=None,
+        help="read the plain dense corpus vectors from a tinyseek index built with the teacher "
+        "(checked on 256 titles) instead of encoding the corpus again",
+    )
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="only encode and cache the plain dense corpus vectors, then exit",
+    )
     args = parser.parse_args(argv)
 
     import faiss
@@ -239,13 +286,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     bm25 = PlainBM25(corpus)
     print(f"plain BM25 indexed in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    dense = PlainDense(corpus, cache / "side-by-side", file_checksum(labelled.corpus_path))
+    dense = PlainDense(
+        corpus,
+        cache / "side-by-side",
+        file_checksum(labelled.corpus_path),
+        Path(args.vectors_from_index) if args.vectors_from_index else None,
+    )
     if dense.encode_seconds is not None:
         rate = len(corpus) / dense.encode_seconds
         print(
             f"plain dense encoded the corpus in {dense.encode_seconds:.0f} s ({rate:.0f}/s)",
             file=sys.stderr,
         )
+    if args.prepare_only:
+        return 0
     systems["plain BM25 (tantivy 1 field)"] = run_plain("bm25", labelled, corpus, bm25.search)
     systems["plain dense (ST fp32 + IndexFlatIP)"] = run_plain(
         "dense", labelled, corpus, dense.search
