@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -140,6 +141,7 @@ class Service:
                 cache_size=settings.cache_size,
                 threads=settings.torch_threads,
             )
+            configure_threads(settings.torch_threads, settings.faiss_threads)  # torch loaded now
             self._batch_encodes(engine)
             engine.search("warm up", k=1)  # first calls allocate; keep that off user requests
         except Exception as exc:
@@ -181,15 +183,20 @@ class Service:
 
 
 def configure_threads(torch_threads: int, faiss_threads: int) -> None:
-    """Pin the thread pools: request concurrency comes from the server, not from BLAS."""
-    import faiss
-    import torch
+    """Pin the thread pools: request concurrency comes from the server, not from BLAS.
 
-    torch.set_num_threads(torch_threads)
-    # Settable only before the first parallel work; if that happened, keep what is set.
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(1)
+    torch is configured only if something (the encoder) imported it: importing it here
+    would add ~200 MB to a service whose encoder runs on ONNX Runtime.
+    """
+    import faiss
+
     faiss.omp_set_num_threads(faiss_threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
+        # Settable only before the first parallel work; if that happened, keep what is set.
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(1)
 
 
 def service_of(request: Request) -> Service:
