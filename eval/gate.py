@@ -7,7 +7,8 @@ when any of them falls by more than `tolerance` (3%) relative to the baseline.
 Exit codes of `tinyseek eval ... --baseline REPORT.json`:
   0  gate passed (configurations missing from either side are listed, not judged)
   3  regression: each failing metric and configuration is printed
-  4  nothing comparable: different dataset, split or k, or no configuration in common
+  4  nothing comparable: different dataset, split, query count (--limit-queries) or k,
+     or no configuration in common
 
 Daily check (cron or CI, one line; the deploy step runs only when it exits 0):
 
@@ -103,8 +104,8 @@ def compare_reports(
     metrics: Sequence[str] | None = None,
 ) -> GateResult:
     """Judge `current` against `baseline` (both report.json dicts)."""
-    for key in ("name", "split"):
-        if current["dataset"][key] != baseline["dataset"][key]:
+    for key in ("name", "split", "queries"):
+        if current["dataset"].get(key) != baseline["dataset"].get(key):
             return GateResult(
                 EXIT_INCOMPARABLE,
                 problem=f"dataset {key} differs: {current['dataset'][key]!r} vs baseline "

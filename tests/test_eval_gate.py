@@ -130,6 +130,9 @@ def test_gate_missing_configs() -> None:
     assert nothing.exit_code == EXIT_INCOMPARABLE
     other = compare_reports(report(BASE, name="homedepot"), report(BASE))
     assert other.exit_code == EXIT_INCOMPARABLE and "dataset name differs" in other.problem
+    fewer = report(BASE)
+    fewer["dataset"]["queries"] = 10  # a --limit-queries run is not judged against a full one
+    assert compare_reports(fewer, report(BASE)).exit_code == EXIT_INCOMPARABLE
 
 
 def test_gate_command_exit_codes_and_promotion(
