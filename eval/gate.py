@@ -108,8 +108,8 @@ def compare_reports(
         if current["dataset"].get(key) != baseline["dataset"].get(key):
             return GateResult(
                 EXIT_INCOMPARABLE,
-                problem=f"dataset {key} differs: {current['dataset'][key]!r} vs baseline "
-                f"{baseline['dataset'][key]!r}",
+                problem=f"dataset {key} differs: {current['dataset'].get(key)!r} vs baseline "
+                f"{baseline['dataset'].get(key)!r}",
             )
     if current["k"] != baseline["k"]:
         return GateResult(
