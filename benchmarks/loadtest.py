@@ -45,6 +45,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_DURATION = 300.0
 MAX_REQUESTS = 200_000
 MAX_CONNECTIONS = 256
+IDLE_SECONDS = 3.0  # below uvicorn's 5 s keep-alive timeout
 TOOK_MS = re.compile(rb'"took_ms":([0-9.eE+-]+)')
 
 
@@ -105,6 +106,7 @@ class Connection:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_used = 0.0
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -127,6 +129,7 @@ class Connection:
         if length is None:
             raise RuntimeError("response without Content-Length")
         body = await self.reader.readexactly(length)
+        self.last_used = time.perf_counter()
         return status, body
 
     def close(self) -> None:
@@ -163,9 +166,22 @@ def targets(queries: list[str], k: int, mode: str) -> Iterator[str]:
 
 
 async def one(conn: Connection, target: str, phase: Phase, started: float) -> bool:
-    """Send one request; record latency from `started`. False when the connection broke."""
+    """Send one request; record latency from `started`. False when the connection broke.
+
+    Like any HTTP client, a GET that fails on a reused keep-alive connection before a
+    byte of response arrived (the server closed it while idle) is retried once on a
+    fresh connection.
+    """
     try:
-        status, body = await conn.get(target)
+        try:
+            status, body = await conn.get(target)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            reused = conn.last_used > 0
+            if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                raise
+            conn.close()
+            conn.last_used = 0.0
+            status, body = await conn.get(target)
     except (OSError, asyncio.IncompleteReadError, RuntimeError, ValueError) as exc:
         phase.error(type(exc).__name__)
         conn.close()
@@ -207,6 +223,8 @@ async def open_loop(
     async def fire(target: str, scheduled: float) -> None:
         nonlocal open_count
         async with slots:
+            while idle and time.perf_counter() - idle[-1].last_used > IDLE_SECONDS:
+                idle.pop().close()  # the server's keep-alive timeout may have closed it
             if idle:
                 conn = idle.pop()
             else:
