@@ -160,6 +160,11 @@ class ArtifactEncoder:
     def dim(self) -> int:
         return self._dim
 
+    @property
+    def artifact_dir(self) -> Path:
+        """The artifact directory; the indexer copies it into each generation it builds."""
+        return self.path
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 1:  # the hot path: no padding, one small tensor
             return self._run([self._tokenizer.encode(texts[0]).ids])

@@ -238,3 +238,22 @@ def test_student_reimplementation_matches_teacher(tiny: dict[str, object]) -> No
         ours = teacher.model(ids).numpy()
     reference = SentenceTransformerEncoder(threads=1).encode_queries(texts)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_index_built_with_an_artifact_reopens_with_its_bundled_encoder(
+    tiny: dict[str, object], tmp_path: Path
+) -> None:
+    from indexer.build import build_index
+    from search import Engine, Product
+
+    encoder = load_artifact_encoder(Path(str(tiny["path"])))
+    products = [
+        Product(id=str(i), title=title, brand=brand, category=category)
+        for i, (title, brand, category) in enumerate(PRODUCTS)
+    ]
+    build_index(products, tmp_path / "index", encoder)
+    engine = Engine.open(tmp_path / "index")  # no encoder passed: the bundled copy loads
+    assert engine.encoder.name == encoder.name
+    assert (engine.generation.path / "encoder" / "manifest.json").is_file()
+    hits = engine.search("cordless drill", k=3, mode="dense")
+    assert hits[0].doc_id == "0"
