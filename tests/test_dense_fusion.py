@@ -15,7 +15,9 @@ def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def oracle_top(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
+def oracle_top(
+    vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None
+) -> list[int]:
     scores = vectors @ query
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)

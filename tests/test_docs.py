@@ -26,7 +26,9 @@ def in_scratch_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_readme_python_quick_start_runs(in_scratch_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_python_quick_start_runs(
+    in_scratch_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocks = readme_blocks("python")
     assert blocks, "README has no python example"
     for block in blocks:

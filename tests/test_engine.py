@@ -65,7 +65,9 @@ def test_bm25_filter_equals_post_filter(
     n = len(sample_products)
     for query in ("black steel", "set", "wood table lamp"):
         unfiltered = {h.doc_id for h in sample_engine.search(query, k=n, mode="bm25")}
-        filtered = {h.doc_id for h in sample_engine.search(query, k=n, mode="bm25", filters=filters)}
+        filtered = {
+            h.doc_id for h in sample_engine.search(query, k=n, mode="bm25", filters=filters)
+        }
         assert filtered == unfiltered & python_filter(sample_products, filters)
 
 
@@ -73,8 +75,14 @@ def test_bm25_filter_equals_post_filter(
 def test_k_results_whenever_k_matching_products_exist(
     sample_engine: Engine, sample_products: list[Product], k: int
 ) -> None:
-    brand = max({p.brand for p in sample_products}, key=lambda b: sum(p.brand == b for p in sample_products))
-    for filters in ({"brand": brand}, {"price_max": 15.0}, {"category": "Furniture", "in_stock": False}):
+    brand = max(
+        {p.brand for p in sample_products}, key=lambda b: sum(p.brand == b for p in sample_products)
+    )
+    for filters in (
+        {"brand": brand},
+        {"price_max": 15.0},
+        {"category": "Furniture", "in_stock": False},
+    ):
         matching = python_filter(sample_products, filters)
         for mode in ("dense", "hybrid"):
             hits = sample_engine.search("gift for dad", k=k, filters=filters, mode=mode)
