@@ -121,6 +121,22 @@ def set_threads(threads: int | None) -> None:
         faiss.omp_set_num_threads(max(1, threads))
 
 
+def _add_deterministic(dense: DenseIndex, vectors: np.ndarray) -> None:
+    """Add to an HNSW graph on one thread.
+
+    FAISS links HNSW nodes in parallel in an order that varies run to run, so a
+    multi-threaded build of the same vectors gives a different graph and
+    slightly different approximate results; one thread makes a rebuild (or a
+    resumed build) reproduce the same index, at the cost of a slower build.
+    """
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        dense.add(vectors)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -179,7 +195,10 @@ class GenerationWriter:
         self.count += len(products)
 
     def add_vectors(self, vectors: np.ndarray) -> None:
-        self.dense.add(vectors)
+        if self.dense.is_hnsw:
+            _add_deterministic(self.dense, vectors)
+        else:
+            self.dense.add(vectors)
 
     def finish(self, manifest: dict[str, Any], artifact_dir: Path | None = None) -> Path:
         """Commit every component, write the manifest, fsync, rename into place."""
@@ -195,7 +214,8 @@ class GenerationWriter:
             flat = self.dense
             self.dense = DenseIndex.create(flat.dim, self.count, self.params)
             for start in range(0, self.count, 8192):
-                self.dense.add(flat.vectors(range(start, min(start + 8192, self.count))))
+                vectors = flat.vectors(range(start, min(start + 8192, self.count)))
+                _add_deterministic(self.dense, vectors)
         self.dense.save(self.tmp / DENSE_FILE)
         if artifact_dir is not None:
             shutil.copytree(artifact_dir, self.tmp / ENCODER_DIR)

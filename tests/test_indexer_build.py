@@ -356,3 +356,18 @@ def test_cli_exit_codes(
     assert run_cli(monkeypatch, capsys, "rollback", out)[0] == 0
     code, help_text, _ = run_cli(monkeypatch, capsys, "index", "--help")
     assert code == 0 and "exit codes" in help_text and "4 another writer" in help_text
+
+
+def test_hnsw_build_is_reproducible(tmp_path: Path, catalog: Path) -> None:
+    """A rebuild (or a resumed build) gives the same HNSW graph, whatever the thread count."""
+    faiss = pytest.importorskip("faiss")
+    params = build_module.DenseParams(hnsw_threshold=100)
+    graphs = []
+    for name in ("a", "b"):
+        stats = build_catalog(
+            catalog, tmp_path / name, HashingEncoder(), dense_params=params, threads=2
+        )
+        dense = Engine.open(tmp_path / name, encoder=HashingEncoder()).generation.dense
+        assert dense.is_hnsw and stats.products == 270
+        graphs.append(faiss.vector_to_array(faiss.downcast_index(dense._index).hnsw.neighbors))
+    np.testing.assert_array_equal(graphs[0], graphs[1])
