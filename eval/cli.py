@@ -173,13 +173,17 @@ def judge(
     from eval.gate import EXIT_PASS, compare_reports, promote
 
     exit_code = EXIT_PASS
+    partial_run = False
     if baseline is not None:
         gate = compare_reports(report, baseline, tolerance=tolerance)
         for line in gate.lines():
             print(line)
         exit_code = gate.exit_code
+        partial_run = bool(gate.only_in_baseline)
     if promote_to:
-        if exit_code == EXIT_PASS:
+        if exit_code == EXIT_PASS and partial_run:
+            print(f"not promoted: this run lacks baseline configurations; {promote_to} is kept")
+        elif exit_code == EXIT_PASS:
             promote(Path(report_path), Path(promote_to))
             print(f"promoted {report_path} -> {promote_to}")
         else:

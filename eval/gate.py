@@ -18,8 +18,10 @@ Daily check (cron or CI, one line; the deploy step runs only when it exits 0):
         --promote-to /var/lib/tinyseek/last-good.json
 
 - `--promote-to FILE` replaces FILE with the new report (atomically) only when
-  the gate passed, so FILE always holds the last good report and the next day is
-  judged against it, not against a day that already regressed. Without
+  the gate passed and the run covers every configuration of the baseline (a
+  partial run is judged but never promoted), so FILE always holds the last good
+  report and the next day is judged against it, not against a day that already
+  regressed. Without
   `--baseline` the report is promoted unconditionally: that is how the first
   baseline is made.
 - On exit 3 the previous model artifact and index generation stay in service
