@@ -65,6 +65,10 @@ import argparse
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from search.types import FusionWeights
 
 EXIT_OK = 0
 EXIT_REJECTS = 1
@@ -126,6 +130,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keep", type=int, default=3, help="generations to keep after publishing (default 3)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--fusion",
+        metavar="JSON",
+        help="default hybrid weights stored in the index manifest, e.g. "
+        '\'{"method": "convex", "bm25": 0.5, "dense": 0.5, "partial": 1}\' '
+        "(default: RRF k=60, 1:1, partial 0; searches may still override them per call)",
+    )
     parser.set_defaults(func=run_index)
 
     update = sub.add_parser(
@@ -202,6 +213,22 @@ def _summary(rejected: int, reasons: Mapping[str, int], rejects_file: str | None
     return f"{rejected} rows rejected ({detail}){where}"
 
 
+def _parse_fusion(text: str | None) -> FusionWeights | None:
+    import json
+
+    from search.types import FusionWeights
+
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--fusion is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("--fusion must be a JSON object of weights")
+    return FusionWeights.from_dict(data)
+
+
 def run_index(args: argparse.Namespace) -> int:
     def action() -> int:
         from indexer.build import build_catalog
@@ -213,6 +240,7 @@ def run_index(args: argparse.Namespace) -> int:
         for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
             _positive("--" + name.replace("_", "-"), getattr(args, name))
         mapping = parse_mapping(args.map, args.mapping)
+        fusion = _parse_fusion(args.fusion)
         catalog = Path(args.catalog)
         if not catalog.is_file():
             raise FileNotFoundError(f"catalog not found: {catalog}")
@@ -232,6 +260,7 @@ def run_index(args: argparse.Namespace) -> int:
             checkpoint_rows=args.checkpoint_every,
             rejects_path=args.rejects,
             keep=args.keep,
+            fusion=fusion,
             threads=args.threads,
             progress=not args.no_progress,
             log=lambda msg: print(msg, file=sys.stderr),

@@ -202,3 +202,24 @@ def test_filters_object_and_mapping_agree(sample_engine: Engine) -> None:
 def test_open_reports_a_wrong_layout(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="CURRENT"):
         Engine.open(tmp_path)
+
+
+def test_index_level_fusion_weights_are_the_engine_default(tmp_path: Path) -> None:
+    from indexer.build import build_index
+    from indexer.cli import _parse_fusion
+    from tests.test_indexer_support import HashingEncoder, make_products
+
+    weights = _parse_fusion('{"method": "convex", "bm25": 0.7, "dense": 0.3, "partial": 1}')
+    assert weights is not None
+    encoder = HashingEncoder()
+    build_index(make_products(30), tmp_path / "idx", encoder, fusion=weights)
+    engine = Engine.open(tmp_path / "idx", encoder=encoder)
+    assert engine.default_weights == weights
+    query = make_products(30)[3].title
+    assert [h.doc_id for h in engine.search(query, k=5)] == [
+        h.doc_id for h in engine.search(query, k=5, weights=weights.to_dict())
+    ]
+    with pytest.raises(ValueError, match="unknown weight key"):
+        _parse_fusion('{"methd": "rrf"}')
+    with pytest.raises(ValueError, match="JSON"):
+        _parse_fusion("{method: rrf}")
