@@ -14,7 +14,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES = ("search.commands", "indexer.cli", "models.cli", "api.cli", "eval.cli")
+COMMAND_MODULES = (
+    "search.commands",
+    "indexer.cli",
+    "models.cli",
+    "api.cli",
+    "eval.cli",
+    "eval.verify_model",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -257,3 +257,17 @@ def test_index_built_with_an_artifact_reopens_with_its_bundled_encoder(
     assert (engine.generation.path / "encoder" / "manifest.json").is_file()
     hits = engine.search("cordless drill", k=3, mode="dense")
     assert hits[0].doc_id == "0"
+
+
+def test_verify_model_command_reports_fidelity_and_retained_quality(
+    tiny: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from search.cli import main
+
+    code = main(["verify-model", str(tiny["path"]), "--json", "--homedepot", "/nonexistent"])
+    assert code == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["name"] == "sample" and report["queries"] >= 50
+    assert -1.0 <= report["query_cosine_p5"] <= report["query_cosine_median"] <= 1.0
+    assert 0.0 < report["teacher_ndcg10"] <= 1.0
+    assert report["retained"] == pytest.approx(report["artifact_ndcg10"] / report["teacher_ndcg10"])
