@@ -42,12 +42,18 @@ def encoder_fingerprint(encoder: Encoder, spec: str) -> str:
 
 
 def cache_key(corpus_checksum: str, encoder_fp: str) -> dict[str, str]:
+    """What a cached index depends on, so a change to any of it (dense defaults included)
+    builds a fresh one."""
+    import dataclasses
+
+    from search.dense import DenseParams
     from search.generation import FORMAT_VERSION
 
     return {
         "corpus_sha256": corpus_checksum,
         "encoder": encoder_fp,
         "format_version": str(FORMAT_VERSION),
+        "dense_params": json.dumps(dataclasses.asdict(DenseParams()), sort_keys=True),
     }
 
 
