@@ -210,12 +210,14 @@ def main() -> int:
 
     for backend in ("torchscript", "onnx"):
         one = load_artifact_encoder(args.artifact, threads=1, backend=backend)
-        p50, p99 = latency(lambda q: one.encode_queries([q]), timed)
+        p50, p99 = latency(lambda q, one=one: one.encode_queries([q]), timed)
         two = load_artifact_encoder(args.artifact, threads=2, backend=backend)
-        tps = throughput(lambda t: np.concatenate(list(two.encode_documents(t, 64))), sample_titles)
+        tps = throughput(
+            lambda t, two=two: np.concatenate(list(two.encode_documents(t, 64))), sample_titles
+        )
         cos, ndcg = quality(
-            lambda t: np.concatenate([one.encode_queries([x]) for x in t]),
-            lambda t: np.concatenate(list(two.encode_documents(t, 64))),
+            lambda t, one=one: np.concatenate([one.encode_queries([x]) for x in t]),
+            lambda t, two=two: np.concatenate(list(two.encode_documents(t, 64))),
         )
         file = "model.pt" if backend == "torchscript" else "model.onnx"
         size = (
@@ -225,15 +227,18 @@ def main() -> int:
         rows.append(Row(f"int8 {backend} (artifact)", p50, p99, tps, size, cos, ndcg))
 
     print(
-        f"corpus: {labels.name} ({len(titles)} titles, {len(query_texts)} queries); artifact {args.artifact} = {dir_mb(args.artifact):.1f} MB total"
+        f"corpus: {labels.name} ({len(titles)} titles, {len(query_texts)} queries); "
+        f"artifact {args.artifact} = {dir_mb(args.artifact):.1f} MB total"
     )
     print(
-        f"{'encoder':<52} {'p50 ms':>7} {'p99 ms':>7} {'titles/s':>9} {'MB':>6} {'cos med':>8} {'nDCG@10':>8}"
+        f"{'encoder':<52} {'p50 ms':>7} {'p99 ms':>7} {'titles/s':>9} {'MB':>6} "
+        f"{'cos med':>8} {'nDCG@10':>8}"
     )
     for r in rows:
         nd = f"{r.ndcg:.4f}" if r.ndcg is not None else "-"
         print(
-            f"{r.name:<52} {r.p50_ms:>7.3f} {r.p99_ms:>7.3f} {r.titles_per_s:>9.0f} {r.size_mb:>6.1f} {r.cosine:>8.4f} {nd:>8}"
+            f"{r.name:<52} {r.p50_ms:>7.3f} {r.p99_ms:>7.3f} {r.titles_per_s:>9.0f} "
+            f"{r.size_mb:>6.1f} {r.cosine:>8.4f} {nd:>8}"
         )
     teacher_p50 = rows[0].p50_ms
     for r in rows[1:]:

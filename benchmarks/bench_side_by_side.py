@@ -35,9 +35,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from eval.beir import LabelledQuery, LabelledSet
-from eval.datasets import file_checksum, resolve_dataset
+from eval.datasets import resolve_dataset
 from eval.metrics import evaluate_ranking, mean_metrics
 from eval.runner import latency_summary
+from models.encoder import file_sha256
 
 DEPTH = 100
 FILTER_DEPTH = 2000
@@ -289,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dense = PlainDense(
         corpus,
         cache / "side-by-side",
-        file_checksum(labelled.corpus_path),
+        file_sha256(labelled.corpus_path),
         Path(args.vectors_from_index) if args.vectors_from_index else None,
     )
     if dense.encode_seconds is not None:

@@ -94,10 +94,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eval.beir import LabelledSet
-    from eval.datasets import file_checksum, resolve_dataset
+    from eval.datasets import resolve_dataset
     from eval.gate import load_report
     from eval.report import REPORT_FILE, build_report, markdown_table, write_report
     from eval.runner import run_evaluation
+    from models.encoder import file_sha256
 
     modes = _csv(args.modes)
     bad = [m for m in modes if m not in MODES]
@@ -146,7 +147,7 @@ def run_eval(args: argparse.Namespace) -> int:
         encoders,
         args.k,
         args.threads,
-        corpus_sha256=file_checksum(labelled.corpus_path),
+        corpus_sha256=file_sha256(labelled.corpus_path),
         limit_queries=args.limit_queries,
     )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

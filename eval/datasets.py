@@ -6,7 +6,6 @@ graded gains and where binary relevance starts).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,11 +77,3 @@ def resolve_dataset(
         gain_offset=defaults[1] if gain_offset is None else gain_offset,
         relevance_threshold=defaults[2] if relevance_threshold is None else relevance_threshold,
     )
-
-
-def file_checksum(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

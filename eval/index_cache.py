@@ -19,8 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from eval.datasets import file_checksum
-from models.encoder import Encoder
+from models.encoder import Encoder, file_sha256
 
 KEY_FILE = "eval-key.json"
 
@@ -37,7 +36,7 @@ def encoder_fingerprint(encoder: Encoder, spec: str) -> str:
     """Encoder name, plus the artifact manifest's hash when the spec is an artifact dir."""
     manifest = Path(spec) / "manifest.json"
     if manifest.is_file():
-        return f"{encoder.name}:{file_checksum(manifest)[:16]}"
+        return f"{encoder.name}:{file_sha256(manifest)[:16]}"
     return encoder.name
 
 
@@ -81,7 +80,7 @@ def ensure_index(
 
     cache_root = cache_root or default_cache_root()
     cache_root.mkdir(parents=True, exist_ok=True)
-    key = cache_key(file_checksum(corpus_path), encoder_fingerprint(encoder, encoder_spec))
+    key = cache_key(file_sha256(corpus_path), encoder_fingerprint(encoder, encoder_spec))
     target = index_dir_for(cache_root, dataset, key)
     with (cache_root / f".{target.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

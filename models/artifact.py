@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from models.encoder import batched
+from models.encoder import batched, file_sha256
 
 KIND = "tinyseek-encoder"
 FORMAT_VERSION = 1
@@ -40,14 +40,6 @@ class Backend(str, Enum):
 
 
 BACKEND_FILES = {Backend.TORCHSCRIPT: "model.pt", Backend.ONNX: "model.onnx"}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def artifact_name(files: dict[str, str]) -> str:

@@ -70,6 +70,15 @@ def resolve_teacher_source(source: str | Path | None) -> str:
     return str(source)
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def directory_checksum(path: Path, pattern: str = "*") -> str:
     """sha256 over the names and bytes of the files under `path` (sorted)."""
     digest = hashlib.sha256()

@@ -21,13 +21,14 @@ reader from ever seeing half of an update. Old generations are removed by
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
+
+from models.encoder import file_sha256
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -119,14 +120,6 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def file_checksum(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def component_checksums(gen_dir: Path) -> dict[str, str]:
     """sha256 of every component file of a generation, by relative path.
 
@@ -138,7 +131,7 @@ def component_checksums(gen_dir: Path) -> dict[str, str]:
         rel = file.relative_to(gen_dir).as_posix()
         if rel == MANIFEST or file.name.endswith(".lock") or ".tmp-" in file.name:
             continue
-        sums[rel] = file_checksum(file)
+        sums[rel] = file_sha256(file)
     return sums
 
 
@@ -151,7 +144,7 @@ def verify_generation(gen_dir: Path) -> list[str]:
         path = gen_dir / rel
         if not path.is_file():
             problems.append(f"{rel}: missing")
-        elif file_checksum(path) != digest:
+        elif file_sha256(path) != digest:
             problems.append(f"{rel}: checksum mismatch")
     return problems
 
