@@ -270,12 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = resolve_dataset(args.dataset or ("homedepot" if args.homedepot else "sample"))
     labelled = spec.load()
     if args.limit_queries:
-        labelled = LabelledSet(
-            labelled.name,
-            labelled.corpus_path,
-            labelled.queries[: args.limit_queries],
-            labelled.relevance_threshold,
-        )
+        labelled = labelled.head(args.limit_queries)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_root()
     corpus = read_corpus(labelled.corpus_path)
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ class LabelledSet:
     queries: list[LabelledQuery]
     relevance_threshold: float
     """Binary relevance for P/R/F1/MRR: gain >= threshold."""
+
+    def head(self, n: int) -> LabelledSet:
+        """The same set restricted to its first n queries."""
+        return dataclasses.replace(self, queries=self.queries[:n])
 
 
 def load_beir(

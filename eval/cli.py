@@ -93,7 +93,6 @@ def run_eval(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from eval.beir import LabelledSet
     from eval.datasets import resolve_dataset
     from eval.gate import load_report
     from eval.report import REPORT_FILE, build_report, markdown_table, write_report
@@ -115,12 +114,7 @@ def run_eval(args: argparse.Namespace) -> int:
     spec = resolve_dataset(args.dataset, args.split, args.gain_offset, args.relevance_threshold)
     labelled = spec.load()
     if args.limit_queries is not None:
-        labelled = LabelledSet(
-            labelled.name,
-            labelled.corpus_path,
-            labelled.queries[: args.limit_queries],
-            labelled.relevance_threshold,
-        )
+        labelled = labelled.head(args.limit_queries)
     if not labelled.queries:
         raise ValueError(f"{spec.root}: no labelled queries with a positive gain")
     progress = not args.quiet

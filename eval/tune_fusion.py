@@ -162,12 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = resolve_dataset(args.dataset, args.split)
     labelled = spec.load()
     if args.limit_queries:
-        labelled = LabelledSet(
-            labelled.name,
-            labelled.corpus_path,
-            labelled.queries[: args.limit_queries],
-            labelled.relevance_threshold,
-        )
+        labelled = labelled.head(args.limit_queries)
     encoder = load_encoder(args.encoder, threads=args.threads)
     cache = Path(args.cache_dir) if args.cache_dir else None
     index_dir = ensure_index(labelled.corpus_path, labelled.name, encoder, args.encoder, cache)

@@ -53,7 +53,7 @@ from search.generation import (
     collect_garbage,
     component_checksums,
     current_generation,
-    fsync_dir,
+    fsync_path,
     fsync_tree,
     generation_name,
     next_generation_number,
@@ -237,7 +237,7 @@ class GenerationWriter:
         fsync_tree(self.tmp)
         final = self.index_dir / self.name
         os.replace(self.tmp, final)
-        fsync_dir(self.index_dir)
+        fsync_path(self.index_dir)
         return final
 
     def abort(self) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from search.generation import fsync_dir, write_file_atomic
+from search.generation import fsync_path, write_file_atomic
 
 CHECKPOINT_DIR = ".checkpoint"
 PROGRESS_FILE = "progress.json"
@@ -113,7 +113,7 @@ class Checkpoint:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-        fsync_dir(self.path)
+        fsync_path(self.path)
 
     def read_shard(self, number: int, rows: int, dim: int) -> np.ndarray:
         vectors = np.load(self.shard_path(number), allow_pickle=False)
@@ -127,4 +127,4 @@ class Checkpoint:
     def clear(self) -> None:
         if self.path.exists():
             shutil.rmtree(self.path)
-            fsync_dir(self.path.parent)
+            fsync_path(self.path.parent)

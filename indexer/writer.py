@@ -49,8 +49,7 @@ from search.generation import (
     DOCS_FILE,
     component_checksums,
     current_generation,
-    fsync_dir,
-    fsync_file,
+    fsync_path,
     read_manifest,
     write_manifest,
 )
@@ -183,9 +182,9 @@ class IndexWriter:
                 dense.add(vectors)
                 tmp = gen_dir / f".{DENSE_FILE}.tmp-{os.getpid()}"
                 dense.save(tmp)
-                fsync_file(tmp)
+                fsync_path(tmp)
                 os.replace(tmp, gen_dir / DENSE_FILE)
-                fsync_dir(gen_dir)
+                fsync_path(gen_dir)
 
                 bm25 = BM25Index.open(gen_dir / BM25_DIR)
                 bm25_writer = bm25.writer()

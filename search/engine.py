@@ -7,6 +7,7 @@ import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,17 +66,22 @@ class Generation:
     def name(self) -> str:
         return self.path.name
 
-    @property
+    # A loaded generation never changes (updates load a new one), so these are
+    # computed once instead of scanning the catalog on every query.
+    @cached_property
     def live_count(self) -> int:
         return int(self.alive.sum())
 
+    @cached_property
+    def fusion(self) -> FusionWeights:
+        """The index's default hybrid weights (manifest), parsed once."""
+        return FusionWeights.from_dict(self.manifest.get("fusion", {}))
+
     def mask(self, filters: Filters | None) -> np.ndarray | None:
         """Live and matching documents, or None when every document qualifies."""
-        keep = (
-            self.alive
-            if filters is None or filters.is_empty
-            else self.alive & self.columns.mask(filters)
-        )
+        if filters is None or filters.is_empty:
+            return None if self.live_count == len(self.alive) else self.alive
+        keep = self.alive & self.columns.mask(filters)
         return None if bool(keep.all()) else keep
 
 
@@ -198,7 +204,7 @@ class Engine:
 
     @property
     def default_weights(self) -> FusionWeights:
-        return FusionWeights.from_dict(self._generation.manifest.get("fusion", {}))
+        return self._generation.fusion
 
     def __len__(self) -> int:
         return self._generation.live_count

@@ -96,15 +96,8 @@ def read_manifest(gen_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory's fsync makes renames in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -116,8 +109,8 @@ def fsync_tree(root: Path) -> None:
     """fsync every file and directory under `root` (and `root` itself)."""
     for dirpath, _dirnames, filenames in os.walk(root):
         for filename in filenames:
-            fsync_file(Path(dirpath) / filename)
-        fsync_dir(Path(dirpath))
+            fsync_path(Path(dirpath) / filename)
+        fsync_path(Path(dirpath))
 
 
 def component_checksums(gen_dir: Path) -> dict[str, str]:
@@ -156,7 +149,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def write_file_atomic(path: Path, text: str) -> None:
@@ -167,7 +160,7 @@ def write_file_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def write_manifest(gen_dir: Path, manifest: dict[str, Any]) -> None:
@@ -224,5 +217,5 @@ def collect_garbage(index_dir: Path, keep: int) -> list[Path]:
             shutil.rmtree(path)
             removed.append(path)
     if removed:
-        fsync_dir(index_dir)
+        fsync_path(index_dir)
     return removed
