@@ -111,6 +111,12 @@ def encoder_manifest(encoder: Encoder) -> dict[str, Any]:
     return {"name": encoder.name, "source": encoder_source(encoder), "dim": encoder.dim}
 
 
+def default_fusion(encoder: Encoder) -> FusionWeights:
+    """The fusion weights an adapted encoder artifact was tuned with, else the defaults."""
+    tuned = getattr(encoder, "manifest", {}).get("fusion")
+    return FusionWeights.from_dict(tuned) if tuned else FusionWeights()
+
+
 def reject_kind(reason: str) -> str:
     """A reason without its specifics, for the summary ('duplicate id '7'' -> 'duplicate id')."""
     return re.split(r"[:,('\"]", reason, maxsplit=1)[0].strip() or reason
@@ -296,7 +302,7 @@ def build_index(
             final = writer.finish(
                 {
                     "encoder": encoder_manifest(encoder),
-                    "fusion": (fusion or FusionWeights()).to_dict(),
+                    "fusion": (fusion or default_fusion(encoder)).to_dict(),
                 },
                 _artifact(encoder),
             )
@@ -531,7 +537,7 @@ def _assemble_phase(
         final = writer.finish(
             {
                 "encoder": encoder_manifest(encoder),
-                "fusion": (fusion or FusionWeights()).to_dict(),
+                "fusion": (fusion or default_fusion(encoder)).to_dict(),
                 "build": {
                     "job_id": state.job_id,
                     "catalog": str(catalog),

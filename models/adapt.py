@@ -1,0 +1,330 @@
+"""`tinyseek adapt CATALOG --out DIR`: adapt the compact encoder to a catalog without labels.
+
+teacher -> pruned student -> MSE distillation (exactly as build-model) -> weak supervision
+from the catalog (models.weak) -> fine-tuning with a contrastive loss (in-batch and hard
+negatives) plus the distillation loss, so the teacher's general semantics survive -> int8
+artifact -> hybrid fusion weights tuned on held-out weak pairs, written into the artifact
+manifest; indexes built with the artifact inherit them. Evaluation labels are never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from models.build import BuildConfig, Prepared, prepare, pruned_student, train, write_artifact
+from models.distill import embed_texts, pad_batch, progress
+from models.student import StudentEncoder
+from models.weak import CatalogStats, WeakSupervision, make_views, supervise
+from search.types import Product
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    views_per_product: int = 2
+    depth: int = 20
+    """BM25 candidates per view."""
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-4
+    temperature: float = 0.05
+    distill_weight: float = 1.0
+    """Weight of sum-of-squares distance to the teacher's embeddings beside the contrastive loss."""
+    checkpoint_every: int = 250
+    tuning_queries: int = 1000
+    seed: int = 0
+
+
+def read_products(catalog: Path) -> list[Product]:
+    from indexer.readers import read_catalog
+
+    return [p for p in read_catalog(catalog) if isinstance(p, Product)]
+
+
+def bm25_searcher(products: Sequence[Product], work: Path) -> Any:
+    """A function text, n -> top-n product indices, over a BM25 index of `products`."""
+    from search.bm25 import BM25Index
+
+    index = BM25Index.create(work / "bm25")
+    writer = index.writer()
+    index.add(writer, range(len(products)), products)
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+
+    def search(text: str, n: int) -> list[int]:
+        return [ordinal for ordinal, _ in index.search(text, n)]
+
+    return search
+
+
+TeacherEmbed = Callable[[list[str]], torch.Tensor]
+
+
+def teacher_embedder(prep: Prepared, show_progress: bool = True) -> TeacherEmbed:
+    """The teacher's embeddings of texts, reusing the distillation targets already computed."""
+    known = {text: row for row, text in enumerate(prep.train_texts)}
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        out = torch.empty(len(texts), prep.targets.shape[1])
+        missing = [i for i, t in enumerate(texts) if t not in known]
+        found = [i for i, t in enumerate(texts) if t in known]
+        out[found] = prep.targets[[known[texts[i]] for i in found]]
+        if missing:
+            out[missing] = embed_texts(
+                prep.teacher.model,
+                prep.teacher.tokenizer,
+                [texts[i] for i in missing],
+                desc="teacher",
+                show_progress=show_progress,
+            )
+        return out
+
+    return embed
+
+
+def weak_supervision(
+    products: Sequence[Product], embed: TeacherEmbed, config: AdaptConfig, work: Path
+) -> tuple[WeakSupervision, torch.Tensor, torch.Tensor]:
+    """Triples plus the teacher's embeddings of every title and of every training query."""
+    stats = CatalogStats.of(products)
+    views = make_views(products, stats, config.views_per_product, config.seed)
+    titles = embed([p.dense_text() for p in products])
+    view_vecs = embed([v.text for v in views])
+
+    def teacher_cos(q: np.ndarray, d: np.ndarray) -> np.ndarray:
+        return (view_vecs[q] * titles[d]).sum(dim=1).numpy()
+
+    search = bm25_searcher(products, work)
+    weak = supervise(products, views, search, teacher_cos, config.seed, config.depth)
+    first_view = {v.text: i for i, v in reversed(list(enumerate(views)))}
+    query_vecs = view_vecs[[first_view[q] for q in weak.queries]]
+    return weak, titles, query_vecs
+
+
+def _batches(weak: WeakSupervision, batch_size: int, seed: int) -> Iterator[list[int]]:
+    """Seeded epochs of triples; a product is positive at most once per batch (no false
+    in-batch negatives from a product's own views)."""
+    rng = random.Random(seed)
+    while True:
+        order = list(range(len(weak.queries)))
+        rng.shuffle(order)
+        batch: list[int] = []
+        used: set[int] = set()
+        deferred: list[int] = []
+        for i in order:
+            if weak.positives[i] in used:
+                deferred.append(i)
+                continue
+            batch.append(i)
+            used.add(weak.positives[i])
+            if len(batch) == batch_size:
+                yield batch
+                batch, used = [], set()
+                order.extend(deferred)
+                deferred = []
+
+
+def contrastive_distill(
+    student: StudentEncoder,
+    tokenizer: Tokenizer,
+    weak: WeakSupervision,
+    documents: Sequence[str],
+    teacher_documents: torch.Tensor,
+    teacher_queries: torch.Tensor,
+    config: AdaptConfig,
+    checkpoint: Path | None = None,
+    show_progress: bool = True,
+) -> list[float]:
+    """Fine-tune in place; returns the loss of every step. Resumes from `checkpoint`."""
+    if not weak.queries:
+        raise ValueError("weak supervision produced no training triples")
+    torch.manual_seed(config.seed)
+    query_ids = [e.ids for e in tokenizer.encode_batch(weak.queries)]
+    doc_ids = [e.ids for e in tokenizer.encode_batch(list(documents))]
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=0.01)
+    warmup = max(1, config.steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: min((s + 1) / warmup, max(0.0, (config.steps - s) / (config.steps - warmup + 1))),
+    )
+    losses: list[float] = []
+    fingerprint = _fingerprint(config, weak)
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"checkpoint {checkpoint} was written by a run with another catalog or "
+                "settings; delete it or pass another --checkpoint-dir"
+            )
+        student.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        losses = list(saved["losses"])
+    batches = _batches(weak, config.batch_size, config.seed)
+    for _ in range(len(losses)):  # replay the seeded order up to the checkpoint
+        next(batches)
+    student.train()
+    labels = torch.arange(config.batch_size)
+    with progress(config.steps, "adapting", show_progress) as bar:
+        bar.unit = "step"
+        bar.update(len(losses))
+        for step in range(len(losses), config.steps):
+            batch = next(batches)
+            pos = [weak.positives[i] for i in batch]
+            neg = [weak.negatives[i] for i in batch]
+            q = student(pad_batch([query_ids[i] for i in batch]))
+            d = student(pad_batch([doc_ids[i] for i in pos + neg]))
+            scores = q @ d.T / config.temperature
+            contrastive = F.cross_entropy(scores, labels[: len(batch)])
+            distance = ((q - teacher_queries[batch]) ** 2).sum(1).mean() + (
+                (d - teacher_documents[pos + neg]) ** 2
+            ).sum(1).mean()
+            loss = contrastive + config.distill_weight * distance
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", refresh=False)
+            bar.update(1)
+            if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
+                _save_checkpoint(checkpoint, student, optimizer, schedule, losses, fingerprint)
+    student.eval()
+    return losses
+
+
+def _fingerprint(config: AdaptConfig, weak: WeakSupervision) -> str:
+    text = json.dumps(asdict(config), sort_keys=True) + json.dumps(
+        [weak.queries, weak.positives, weak.negatives]
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _save_checkpoint(
+    path: Path,
+    student: StudentEncoder,
+    optimizer: Any,
+    schedule: Any,
+    losses: list[float],
+    fingerprint: str,
+) -> None:
+    tmp = path.with_suffix(".tmp")
+    state = {
+        "fingerprint": fingerprint,
+        "model": student.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "losses": losses,
+    }
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def tune_fusion(
+    artifact: Path,
+    products: Sequence[Product],
+    weak: WeakSupervision,
+    config: AdaptConfig,
+    work: Path,
+    show_progress: bool = True,
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Best hybrid weights (nDCG@10) on held-out weak pairs, over an index of the catalog."""
+    from eval.beir import LabelledQuery, LabelledSet
+    from eval.tune_fusion import best_fusion, default_grid, encode_into_cache, score_grid
+    from indexer.build import build_index
+    from models.encoder import load_encoder
+    from search.engine import Engine
+
+    index_dir = work / "index"
+    build_index(products, index_dir, load_encoder(artifact), progress=show_progress)
+    rng = random.Random(config.seed)
+    texts = sorted(weak.tuning)
+    rng.shuffle(texts)
+    queries = [
+        LabelledQuery(
+            f"w{i}", text, {products[d].id: float(g) for d, g in weak.tuning[text].items()}
+        )
+        for i, text in enumerate(texts[: config.tuning_queries])
+    ]
+    labelled = LabelledSet("weak-pairs", Path(), queries, relevance_threshold=1.0)
+    engine = Engine.open(index_dir)
+    encode_into_cache(engine, labelled)
+    results = score_grid(engine, labelled, default_grid(partials=(0.5, 1.0)), progress=False)
+    best = best_fusion(results)
+    setting = next(s for s in default_grid(partials=(0.5, 1.0)) if s.name == best)
+    weights = setting.weights()
+    assert weights is not None
+    return weights, results
+
+
+def adapt_artifact(
+    out: Path, build: BuildConfig, config: AdaptConfig, checkpoint_dir: Path | None = None
+) -> Path:
+    """The whole pipeline; returns the published artifact directory."""
+    started = time.perf_counter()
+    catalog = build.catalog()
+    prep = prepare(build)
+    student, selection = pruned_student(prep)
+    mse = train(prep, student)
+    products = read_products(catalog)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
+        work = Path(tmp)
+        embed = teacher_embedder(prep, build.show_progress)
+        weak, titles, query_vecs = weak_supervision(products, embed, config, work)
+        weak_seconds = time.perf_counter() - started
+        checkpoint = None
+        if checkpoint_dir is not None:
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            checkpoint = checkpoint_dir / "adapt-checkpoint.pt"
+        train_started = time.perf_counter()
+        losses = contrastive_distill(
+            student,
+            prep.tokenizer,
+            weak,
+            [p.dense_text() for p in products],
+            titles,
+            query_vecs,
+            config,
+            checkpoint,
+            build.show_progress,
+        )
+        prep.timings["adapt_s"] = round(time.perf_counter() - train_started, 1)
+        staged = write_artifact(work / "artifact", prep, student, selection, mse, build)
+        fusion, grid = tune_fusion(staged, products, weak, config, work, build.show_progress)
+        manifest = json.loads((staged / "manifest.json").read_text(encoding="utf-8"))
+        manifest["fusion"] = fusion
+        manifest["adaptation"] = {
+            "fusion_tuned_on": f"{min(len(weak.tuning), config.tuning_queries)} held-out weak "
+            "queries (products with crc32(id) % 10 == 0; never trained on)",
+            "config": asdict(config),
+            "weak_supervision": weak.statistics,
+            "loss_first_50": round(float(np.mean(losses[:50])), 4),
+            "loss_last_50": round(float(np.mean(losses[-50:])), 4),
+            "fusion_grid_ndcg@10": {k: round(v["ndcg@10"], 4) for k, v in grid.items()},
+            "seconds": {"until_triples": round(weak_seconds, 1)} | prep.timings,
+        }
+        (staged / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staged.rename(out)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    return out
