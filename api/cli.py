@@ -158,9 +158,9 @@ def demo_index_dir(encoder: str | None) -> Path:
 def build_demo_index(catalog: Path, index_dir: Path, encoder_spec: str | None) -> None:
     from indexer.build import build_index
     from indexer.readers import Reject, read_catalog
-    from models.encoder import load_encoder
+    from models.encoder import COMPACT, load_encoder
 
-    encoder = load_encoder(encoder_spec)
+    encoder = load_encoder(encoder_spec or COMPACT)
     products = (p for p in read_catalog(catalog) if not isinstance(p, Reject))
     stats = build_index(products, index_dir, encoder, progress=True)
     print(f"indexed {stats.products} products into {stats.generation} in {stats.seconds:.1f} s")

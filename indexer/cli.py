@@ -7,7 +7,7 @@ Build an index from a catalog::
 
     tinyseek index catalog.csv --out INDEX_DIR [--map title=name] [--mapping map.toml]
         [--resume] [--batch-size 256] [--token-budget 16384] [--threads 2]
-        [--rejects rejects.jsonl] [--keep 3] [--encoder teacher|ARTIFACT_DIR]
+        [--rejects rejects.jsonl] [--keep 3] [--encoder compact|teacher|ARTIFACT_DIR]
 
 Catalogs: `.jsonl` (UTF-8), `.csv` / `.tsv` (encoding detected, Latin-1 and
 cp1252 included; `--encoding` overrides) and `.parquet`. Source columns map onto
@@ -111,8 +111,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="index directory (created if missing)")
     parser.add_argument(
         "--encoder",
-        default="teacher",
-        help="'teacher' (all-MiniLM-L6-v2 fp32), an encoder artifact dir, or a model path",
+        default="compact",
+        help="'compact' (default: the int8 compact encoder, built once per machine), 'teacher' "
+        "(all-MiniLM-L6-v2 fp32), an encoder artifact dir (tinyseek build-model / adapt), or a "
+        "sentence-transformers model path",
     )
     _add_mapping_args(parser)
     parser.add_argument(

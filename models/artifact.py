@@ -48,6 +48,11 @@ def artifact_name(files: dict[str, str]) -> str:
     return f"{KIND}-{digest.hexdigest()[:12]}"
 
 
+DEFAULT_FREQUENT_WORDS = 1 << 20
+"""The default artifact keeps the teacher's whole vocabulary (it must serve any catalog) and
+ships the ONNX model only, to stay under 25 MB."""
+
+
 def default_artifact_dir() -> Path:
     """Where the default compact encoder lives: $TINYSEEK_HOME/encoder-default, else
     ~/.cache/tinyseek/encoder-default."""
@@ -58,14 +63,36 @@ def default_artifact_dir() -> Path:
 
 def ensure_default_artifact(distill_on: Path | None = None) -> Path:
     """Build the default artifact once (distilled on `distill_on`, else sample_data) and
-    return its directory; an existing valid artifact is reused as is."""
+    return its directory; an existing valid artifact is reused as is. Concurrent callers
+    wait for one build (a lock file beside it) instead of building twice."""
+    import fcntl
+    import sys
+
     target = default_artifact_dir()
     if (target / MANIFEST).is_file():
         read_manifest(target)
         return target
-    from models.build import BuildConfig, build_artifact
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / MANIFEST).is_file():
+            from models.build import BuildConfig, build_artifact
 
-    build_artifact(target, BuildConfig(distill_on=distill_on))
+            print(
+                f"building the default compact encoder once into {target} "
+                "(tinyseek build-model --distill-on CATALOG makes one for your catalog)",
+                file=sys.stderr,
+                flush=True,
+            )
+            build_artifact(
+                target,
+                BuildConfig(
+                    distill_on=distill_on,
+                    frequent_words=DEFAULT_FREQUENT_WORDS,
+                    backends=(Backend.ONNX,),
+                ),
+            )
+    read_manifest(target)
     return target
 
 

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     adapt.add_argument("catalog", type=Path, help="the catalog (JSONL, CSV, TSV or Parquet)")
     _add_build_options(adapt)
-    adapt.add_argument("--adapt-steps", type=int, default=1500, help="fine-tuning steps")
+    adapt.add_argument("--adapt-steps", type=int, default=500, help="fine-tuning steps")
     adapt.add_argument("--adapt-lr", type=float, default=1e-4)
     adapt.add_argument("--views-per-product", type=int, default=2)
     adapt.add_argument("--temperature", type=float, default=0.05)

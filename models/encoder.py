@@ -15,6 +15,9 @@ import numpy as np
 
 TEACHER_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TEACHER_ALIASES = {"teacher", "all-MiniLM-L6-v2", TEACHER_ID}
+COMPACT = "compact"
+"""The default encoder of the indexer and the demo: the compact int8 artifact built once per
+machine (models.artifact.ensure_default_artifact)."""
 
 
 @runtime_checkable
@@ -146,10 +149,15 @@ class SentenceTransformerEncoder:
 def load_encoder(spec: str | Path | None = None, threads: int | None = None) -> Encoder:
     """Load an encoder from a spec.
 
+    - "compact": the default compact int8 artifact (built on first use, then reused).
     - "teacher" (or None): all-MiniLM-L6-v2 fp32 from the offline package.
     - a directory with `manifest.json` of kind "tinyseek-encoder": a compact artifact.
     - any other local directory or hub id: a sentence-transformers model in fp32.
     """
+    if spec == COMPACT:
+        from models.artifact import ensure_default_artifact, load_artifact_encoder
+
+        return load_artifact_encoder(ensure_default_artifact(), threads=threads)
     if spec is not None and str(spec) not in TEACHER_ALIASES:
         path = Path(spec)
         if (path / "manifest.json").is_file():

@@ -493,12 +493,16 @@ def test_page_renders_results_in_headless_chromium(server: str, tmp_path: Path) 
 
 
 # ---------------------------------------------------------------------------------- demo
-def test_demo_builds_its_index_and_serves(tmp_path: Path, api_products: list[Any]) -> None:
+def test_demo_builds_its_index_and_serves(
+    tmp_path: Path, api_products: list[Any], compact_home: Path
+) -> None:
+    """`tinyseek demo` indexes with the default compact encoder (the tiny one stands in)."""
     catalog = tmp_path / "catalog.jsonl"
     with catalog.open("w", encoding="utf-8") as fh:
         for product in api_products[:30]:
             fh.write(json.dumps(product.to_dict()) + "\n")
     port = free_port()
+    shutil.copytree(compact_home / "encoder-default", tmp_path / "home" / "encoder-default")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TINYSEEK_HOME": str(tmp_path / "home")}
     command = [str(TINYSEEK), "demo", "--port", str(port), "--catalog", str(catalog)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -512,7 +516,10 @@ def test_demo_builds_its_index_and_serves(tmp_path: Path, api_products: list[Any
             if f"http://127.0.0.1:{port}/" in line or not line:
                 break
         assert any(f"open http://127.0.0.1:{port}/" in line for line in lines), lines
-        assert (tmp_path / "home" / "demo-index" / "CURRENT").is_file()
+        demo_index = tmp_path / "home" / "demo-index"
+        generation = demo_index / (demo_index / "CURRENT").read_text().strip()
+        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["encoder"]["name"].startswith("tinyseek-encoder-")  # compact default
         while time.monotonic() < deadline:
             try:
                 ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)

@@ -38,7 +38,7 @@ def test_readme_python_quick_start_runs(
     assert all(float(line.split()[-1]) <= 800 for line in printed)
 
 
-def test_readme_command_line_examples_run(in_scratch_dir: Path) -> None:
+def test_readme_command_line_examples_run(in_scratch_dir: Path, compact_home: Path) -> None:
     commands = [
         line
         for block in readme_blocks("bash")
@@ -46,7 +46,7 @@ def test_readme_command_line_examples_run(in_scratch_dir: Path) -> None:
         if line.startswith("tinyseek ")
     ]
     assert len(commands) >= 3
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TINYSEEK_HOME": str(compact_home)}
     for command in commands:
         argv = [sys.executable, "-m", "search.cli", *shlex.split(command)[1:]]
         result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,64 +13,18 @@ import pytest
 import torch
 
 from models.artifact import ArtifactEncoder, load_artifact_encoder, read_manifest
-from models.build import BuildConfig, prepare, pruned_student, train, write_artifact
 from models.distill import pad_batch
 from models.encoder import Encoder, load_encoder
 from models.export import quantize_linear_int8, trace_torchscript, with_int8_embeddings
+from tests.conftest import PRODUCTS
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTS = ["cordless drill 18v", "Shaker Oak Vanity with Marble Top, 36 in."]
-PRODUCTS = [
-    (
-        "Cordless Drill Driver Kit, 18V, with Two Batteries",
-        "Ironwood",
-        "Tools > Power Tools > Drills",
-    ),
-    ("Shaker Oak Bathroom Vanity with Marble Top, 36 in.", "Calder", "Bath > Vanities"),
-    ("LED Flush Mount Ceiling Light in Brushed Nickel", "Lumo", "Lighting > Ceiling Lights"),
-    ("Stainless Steel French Door Refrigerator, 25 cu. ft.", "Aurelle", "Appliances > Fridges"),
-    ("Cotton Twill Wingback Chair in Slate Blue", "Harbor", "Furniture > Chairs"),
-    ("Rain Shower Head, 10 in., Chrome", "Calder", "Bath > Shower Heads"),
-    ("Garden Hose Reel Cart with 100 ft. Capacity", "Verde", "Outdoor > Hoses"),
-    ("Interior Latex Paint, Eggshell, 1 gal., Tugboat Grey", "Behrlin", "Paint > Interior"),
-]
 # first 4 dims of TEXTS through the tiny student's TorchScript backend, seeds fixed
 GOLDEN = np.array(
     [[-0.043271, 0.052894, -0.007624, -0.010464], [-0.038013, 0.008194, -0.007462, 0.018804]],
     dtype=np.float32,
 )
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    root = tmp_path_factory.mktemp("tiny")
-    catalog = root / "catalog.jsonl"
-    with catalog.open("w", encoding="utf-8") as fh:
-        for i, (title, brand, category) in enumerate(PRODUCTS):
-            record = {"_id": str(i), "title": title, "brand": brand, "category": category}
-            fh.write(json.dumps(record) + "\n")
-    threads = torch.get_num_threads()
-    config = BuildConfig(
-        distill_on=catalog,
-        layers=(0,),
-        heads=4,
-        ffn=64,
-        steps=4,
-        batch_size=4,
-        frequent_words=200,
-        lr=2e-4,
-        seed=0,
-        threads=1,
-        show_progress=False,
-    )
-    try:
-        prep = prepare(config)
-        student, selection = pruned_student(prep)
-        loss = train(prep, student)
-        path = write_artifact(root / "artifact", prep, student, selection, loss)
-    finally:
-        torch.set_num_threads(threads)
-    yield {"path": path, "student": student, "prep": prep}
 
 
 def _copy(src: Path, dst: Path) -> Path:
