@@ -109,7 +109,13 @@ def weak_supervision(
     view_vecs = embed([v.text for v in views])
 
     def teacher_cos(q: np.ndarray, d: np.ndarray) -> np.ndarray:
-        return (view_vecs[q] * titles[d]).sum(dim=1).numpy()
+        chunks = range(0, len(q), 65536)  # row by row products, in bounded memory
+        return np.concatenate(
+            [
+                (view_vecs[q[i : i + 65536]] * titles[d[i : i + 65536]]).sum(1).numpy()
+                for i in chunks
+            ]
+        )
 
     search = bm25_searcher(products, work)
     weak = supervise(products, views, search, teacher_cos, config.seed, config.depth)
@@ -122,6 +128,7 @@ def _batches(weak: WeakSupervision, batch_size: int, seed: int) -> Iterator[list
     """Seeded epochs of triples; a product is positive at most once per batch (no false
     in-batch negatives from a product's own views)."""
     rng = random.Random(seed)
+    batch_size = min(batch_size, len(set(weak.positives)))  # tiny catalogs: fewer products
     while True:
         order = list(range(len(weak.queries)))
         rng.shuffle(order)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.adapt import AdaptConfig, adapt_artifact, contrastive_distill, read_products
+from models.adapt import AdaptConfig, contrastive_distill, read_products
 from models.weak import (
     ABSTAIN,
     NEGATIVE,
@@ -226,31 +226,25 @@ def test_interrupted_training_resumes_from_its_checkpoint(
         assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_adapt_builds_an_artifact_that_loads_and_searches(
-    tiny_catalog: Path, tmp_path: Path
+def test_tinyseek_adapt_builds_an_artifact_that_loads_and_searches(
+    tiny_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from indexer.build import build_index
-    from models.build import BuildConfig
     from models.encoder import load_encoder
+    from search.cli import main
     from search.engine import Engine
 
-    build = BuildConfig(
-        distill_on=tiny_catalog,
-        layers=(0,),
-        heads=4,
-        ffn=64,
-        steps=2,
-        batch_size=8,
-        frequent_words=200,
-        threads=1,
-        show_progress=False,
-    )
-    adapt = AdaptConfig(steps=2, batch_size=8, tuning_queries=20)
+    tiny = "--layers 0 --heads 4 --ffn 64 --steps 2 --batch-size 8 --frequent-words 200"
+    argv = ["adapt", str(tiny_catalog), "--out", str(tmp_path / "adapted"), *tiny.split()]
+    argv += ["--threads", "1", "--adapt-steps", "2", "--tuning-queries", "20"]
+    argv += ["--checkpoint-dir", str(tmp_path / "ckpt")]
     threads = torch.get_num_threads()
     try:
-        out = adapt_artifact(tmp_path / "adapted", build, adapt, checkpoint_dir=tmp_path / "ckpt")
+        assert main(argv) == 0
     finally:
         torch.set_num_threads(threads)
+    out = tmp_path / "adapted"
+    assert f"in {out}" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["adaptation"]["weak_supervision"]["triples"] > 0
     assert manifest["fusion"]["method"] in ("rrf", "convex")
@@ -261,4 +255,4 @@ def test_adapt_builds_an_artifact_that_loads_and_searches(
     hits = engine.search(products[0].title, k=5)
     assert stats.products == len(products) and products[0].id in [h.doc_id for h in hits]
     assert not list((tmp_path / "ckpt").iterdir())  # the finished job removed its checkpoint
-    assert not list(itertools.chain(tmp_path.glob(".adapted.*")))
+    assert not list(tmp_path.glob(".adapted.*"))  # no staging directory left behind
