@@ -395,9 +395,11 @@ def _assemble(
         negatives = rows[(probability[rows] < threshold) & ~is_source[rows]]
         if len(negatives):
             negative = int(c.doc[negatives[np.argmin(c.bm25_rank[negatives])]])
+        elif len(products) > 1:  # nothing rejected: any other product
+            negative = (view.source + rng.randrange(1, len(products))) % len(products)
+            random_negatives += 1
         else:
-            negative = rng.randrange(len(products))
-            random_negatives += negative != view.source
+            continue
         out.queries.append(view.text)
         out.positives.append(view.source)
         out.negatives.append(negative)
