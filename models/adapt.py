@@ -274,10 +274,9 @@ def tune_fusion(
     labelled = LabelledSet("weak-pairs", Path(), queries, relevance_threshold=1.0)
     engine = Engine.open(index_dir)
     encode_into_cache(engine, labelled)
-    results = score_grid(engine, labelled, default_grid(partials=(0.5, 1.0)), progress=False)
-    best = best_fusion(results)
-    setting = next(s for s in default_grid(partials=(0.5, 1.0)) if s.name == best)
-    weights = setting.weights()
+    grid = {setting.name: setting for setting in default_grid(partials=(0.5, 1.0))}
+    results = score_grid(engine, labelled, list(grid.values()), progress=False)
+    weights = grid[best_fusion(results)].weights()
     assert weights is not None
     return weights, results
 

@@ -223,7 +223,6 @@ class Candidates:
     teacher_cos: np.ndarray
     coverage: np.ndarray  # share of the query's word stems found in the product title
     same_type: np.ndarray  # 1 same type head as the source, 0 different, -1 unknown
-    depth: int
 
 
 def query_coverage(query: set[str], title: set[str]) -> float:
@@ -321,13 +320,13 @@ def supervise(
     heads = [type_head(p.title) for p in products]
     rows: dict[str, list[Any]] = {"query": [], "doc": [], "rank": []}
     for qi, view in enumerate(views):
-        ranked = search(view.text, depth)
-        if view.source not in ranked:
-            ranked = [*ranked, view.source]
-        for rank, hit in enumerate(ranked):
+        ranked = list(enumerate(search(view.text, depth)))
+        if all(hit != view.source for _, hit in ranked):
+            ranked.append((depth, view.source))  # the source, outside BM25's top
+        for rank, hit in ranked:
             rows["query"].append(qi)
             rows["doc"].append(hit)
-            rows["rank"].append(rank if rank < depth else depth)
+            rows["rank"].append(rank)
     query = np.asarray(rows["query"], dtype=np.int64)
     doc = np.asarray(rows["doc"], dtype=np.int64)
     source = np.asarray([v.source for v in views], dtype=np.int64)[query]
@@ -346,7 +345,6 @@ def supervise(
                 for s, d in zip(source, doc)
             ]
         ),
-        depth=depth,
     )
     is_source = doc == source
     lfs = labelling_functions(candidates.teacher_cos[is_source])

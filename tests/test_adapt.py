@@ -76,7 +76,6 @@ def _candidates() -> tuple[Candidates, np.ndarray]:
         teacher_cos=np.array([0.8, 0.7, 0.1]),
         coverage=np.array([1.0, 1.0, 0.0]),
         same_type=np.array([1, 1, 0]),
-        depth=20,
     )
     return c, np.array([True, False, False])
 
