@@ -6,6 +6,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +35,7 @@ from search.types import FusionMethod, FusionWeights, Hit, SearchMode
 
 MAX_QUERY_CHARS = 10_000
 DEFAULT_CANDIDATES = 100
+LEXICAL_THREADS = 2
 
 
 def clean_query(query: object) -> str:
@@ -170,6 +172,9 @@ class Engine:
         self._threads = threads
         self._reload_lock = threading.Lock()
         self._signature = self._read_signature()
+        # Hybrid queries run BM25 here while the calling thread encodes the query and
+        # searches FAISS: tantivy, ONNX Runtime and FAISS all release the GIL.
+        self._lexical = ThreadPoolExecutor(LEXICAL_THREADS, thread_name_prefix="tinyseek-bm25")
 
     def _read_signature(self) -> tuple[int, ...]:
         try:
@@ -281,9 +286,15 @@ class Engine:
         bm25: list[tuple[int, float]] = []
         full_matches = 0
         dense: list[tuple[int, float]] = []
-        if mode in (SearchMode.BM25, SearchMode.HYBRID):
+        if mode is SearchMode.HYBRID:
+            lexical = self._lexical.submit(_bm25_all_then_any, gen, text, depth, filters)
+            try:
+                dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
+            finally:
+                bm25, full_matches = lexical.result()
+        elif mode is SearchMode.BM25:
             bm25, full_matches = _bm25_all_then_any(gen, text, depth, filters)
-        if mode in (SearchMode.DENSE, SearchMode.HYBRID):
+        else:
             dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
 
         if mode is SearchMode.BM25:
@@ -337,7 +348,7 @@ def _bm25_all_then_any(
     another kind of product, so hybrid fusion can discount it (`FusionWeights.partial`).
     """
     full = _live_bm25(gen, text, depth, filters, all_words=True)
-    if len(query_tokens(text)) <= 1:
+    if len(full) >= depth or len(query_tokens(text)) <= 1:
         return full, len(full)
     seen = {o for o, _ in full}
     rest = [(o, s) for o, s in _live_bm25(gen, text, depth, filters) if o not in seen]

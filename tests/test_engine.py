@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,34 @@ def test_weights_change_the_ranking(sample_engine: Engine) -> None:
         h.doc_id for h in sample_engine.search("couch", k=10, mode="dense")
     ]
     assert [h.doc_id for h in bm25_only] != [h.doc_id for h in dense_only]
+
+
+def test_hybrid_runs_its_retrievers_concurrently_with_the_same_result(
+    sample_engine: Engine,
+) -> None:
+    """BM25 runs on the engine's lexical pool while the caller searches FAISS; the fused
+    ranking is what fusing the two single-mode rankings gives, from any number of threads."""
+    queries = ["sofa", "led desk lamp", "cordless drill", "kitchen knife set", "garden hose"]
+    weights = {"method": "rrf", "bm25": 1.0, "dense": 1.0, "partial": 1.0}
+    expected: dict[str, dict[str, float]] = {}
+    for q in queries:
+        bm25 = [h.doc_id for h in sample_engine.search(q, k=100, mode="bm25")]
+        dense = [h.doc_id for h in sample_engine.search(q, k=100, mode="dense")]
+        scores: dict[str, float] = {}
+        for ranking in (bm25, dense):
+            for rank, doc in enumerate(ranking, start=1):
+                scores[doc] = scores.get(doc, 0.0) + 1.0 / (60 + rank)
+        expected[q] = scores
+
+    def run(q: str) -> list[tuple[str, float]]:
+        return [(h.doc_id, h.score) for h in sample_engine.search(q, k=10, weights=weights)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(run, queries * 8))
+    for q, got in zip(queries * 8, results):
+        best = sorted(expected[q].values(), reverse=True)[:10]
+        assert [score for _, score in got] == pytest.approx(best), q
+        assert all(score == pytest.approx(expected[q][doc]) for doc, score in got), q
 
 
 def mean_ndcg(engine: Engine, mode: str) -> float:
