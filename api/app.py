@@ -253,6 +253,7 @@ def run_search(
     mode: SearchMode,
     filters: dict[str, Any] | None,
     weights: dict[str, Any] | None,
+    spell: bool,
 ) -> Response:
     service = service_of(request)
     settings = service.settings
@@ -269,13 +270,23 @@ def run_search(
     started = time.perf_counter()
     generation = engine.generation.name
     try:
-        hits = engine.search(q, k=k, offset=offset, mode=mode, filters=filters, weights=weights)
+        corrected = engine.suggest(q) if spell else None
+        hits = engine.search(
+            corrected or q,
+            k=k,
+            offset=offset,
+            mode=mode,
+            filters=filters,
+            weights=weights,
+            spell=False,
+        )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     took_ms = (time.perf_counter() - started) * 1000
     return json_response(
         {
             "query": q,
+            "corrected_query": corrected,
             "mode": mode.value,
             "k": k,
             "offset": offset,
@@ -323,7 +334,9 @@ def search_get(request: Request) -> Response:
             "rrf_k": params.rrf_k,
         }
     )
-    return run_search(request, params.q, params.k, params.offset, params.mode, filters, weights)
+    return run_search(
+        request, params.q, params.k, params.offset, params.mode, filters, weights, params.spell
+    )
 
 
 def search_post(request: Request, body: SearchRequest) -> Response:
@@ -335,7 +348,7 @@ def search_post(request: Request, body: SearchRequest) -> Response:
         if raw.get("method") is not None:
             raw["method"] = raw["method"].value
         weights = _present(raw)
-    return run_search(request, body.q, body.k, body.offset, body.mode, filters, weights)
+    return run_search(request, body.q, body.k, body.offset, body.mode, filters, weights, body.spell)
 
 
 def get_document(request: Request, doc_id: str) -> Response:

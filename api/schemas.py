@@ -46,6 +46,9 @@ class SearchRequest(BaseModel):
     mode: SearchMode = SearchMode.HYBRID
     filters: FiltersIn | None = None
     weights: WeightsIn | None = None
+    spell: bool = Field(
+        default=True, description="correct misspelt words from the catalog's vocabulary first"
+    )
 
 
 class SearchQuery(BaseModel):
@@ -67,6 +70,9 @@ class SearchQuery(BaseModel):
     dense_weight: float | None = Field(default=None, ge=0, le=1000)
     fusion: FusionMethod | None = None
     rrf_k: int | None = Field(default=None, ge=1, le=100_000)
+    spell: bool = Field(
+        default=True, description="correct misspelt words from the catalog's vocabulary first"
+    )
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -119,6 +125,9 @@ class HitOut(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    corrected_query: str | None = Field(
+        description="what was searched when misspelt words were corrected; null otherwise"
+    )
     mode: SearchMode
     k: int
     offset: int

@@ -73,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--gain-offset", type=float, default=None, help="gain = score - offset")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--cache-dir", default=None, help="index cache (~/.cache/tinyseek/eval)")
+    parser.add_argument(
+        "--no-spell", action="store_true", help="search the queries as typed (no spelling fixes)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run_eval)
@@ -133,6 +136,7 @@ def run_eval(args: argparse.Namespace) -> int:
         threads=args.threads,
         weights=weights,
         progress=progress,
+        spell=not args.no_spell,
     )
     report = build_report(
         spec,

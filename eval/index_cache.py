@@ -52,6 +52,7 @@ def cache_key(corpus_checksum: str, encoder_fp: str) -> dict[str, str]:
         "corpus_sha256": corpus_checksum,
         "encoder": encoder_fp,
         "format_version": str(FORMAT_VERSION),
+        "store": "docs+terms",  # the vocabulary table spelling correction reads
         "dense_params": json.dumps(dataclasses.asdict(DenseParams()), sort_keys=True),
     }
 

@@ -150,8 +150,10 @@ def run_engine_config(
     weights: Mapping[str, Any] | None = None,
     threads: int | None = 1,
     progress: bool = False,
+    spell: bool = True,
 ) -> ConfigResult:
-    """Score one (encoder, mode) configuration through a fresh cache-off Engine."""
+    """Score one (encoder, mode) configuration through a fresh cache-off Engine
+    (with the engine's query spelling correction unless `spell` is False)."""
     from search.engine import Engine
 
     engine = Engine.open(index_dir, encoder=encoder, cache_size=0, threads=threads)
@@ -159,7 +161,12 @@ def run_engine_config(
 
     def search(query: LabelledQuery) -> list[str]:
         hits = engine.search(
-            query.text, k=depth, filters=query.filters or None, mode=mode, weights=weights
+            query.text,
+            k=depth,
+            filters=query.filters or None,
+            mode=mode,
+            weights=weights,
+            spell=spell,
         )
         return [hit.doc_id for hit in hits]
 
@@ -179,6 +186,7 @@ def run_engine_config(
         errors=errors,
         extra={
             "index_kind": engine.generation.manifest.get("dense", {}).get("kind"),
+            "spell": spell and engine.generation.speller is not None,
             "by_kind": metrics_by_kind(results),
         },
     )
@@ -193,6 +201,7 @@ def run_evaluation(
     threads: int | None = 1,
     weights: Mapping[str, Any] | None = None,
     progress: bool = True,
+    spell: bool = True,
 ) -> list[ConfigResult]:
     """Every (encoder, mode) configuration; BM25 runs once since it does not use the encoder."""
     import torch
@@ -228,6 +237,7 @@ def run_evaluation(
                     weights=weights,
                     threads=threads,
                     progress=progress,
+                    spell=spell,
                 )
             )
     return results

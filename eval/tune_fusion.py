@@ -53,14 +53,21 @@ class FusionSetting:
         return weights
 
 
-def default_grid(partials: Sequence[float] = ()) -> list[FusionSetting]:
-    """BM25, dense, RRF bm25:dense ratios, convex dense weights (index-default `partial`);
-    then RRF 1:1 and convex 0.5 again at each of `partials`."""
+def default_grid(
+    partials: Sequence[float] = (), partial: float | None = None
+) -> list[FusionSetting]:
+    """BM25, dense, RRF bm25:dense ratios, convex dense weights, all at `partial` (None: the
+    index default); then RRF 1:1 and convex 0.5 again at each of `partials`."""
+    at = "" if partial is None else f" partial={partial:g}"
     grid = [FusionSetting("bm25", "bm25"), FusionSetting("dense", "dense")]
     for b, d in RRF_RATIOS:
-        grid.append(FusionSetting(f"rrf k=60 {b:g}:{d:g}", "rrf", b, d))
+        grid.append(FusionSetting(f"rrf k=60 {b:g}:{d:g}{at}", "rrf", b, d, partial=partial))
     for w in CONVEX_DENSE:
-        grid.append(FusionSetting(f"convex w_dense={w:g}", "convex", round(1 - w, 6), w))
+        grid.append(
+            FusionSetting(
+                f"convex w_dense={w:g}{at}", "convex", round(1 - w, 6), w, partial=partial
+            )
+        )
     for p in partials:
         grid.append(FusionSetting(f"rrf k=60 1:1 partial={p:g}", "rrf", 1, 1, partial=p))
         grid.append(

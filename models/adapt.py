@@ -32,6 +32,9 @@ from models.student import StudentEncoder
 from models.weak import CatalogStats, WeakSupervision, make_views, supervise
 from search.types import Product
 
+TUNING_PARTIAL = 1.0
+"""BM25 weight of partial-word matches while tuning fusion on weak pairs (see tune_fusion)."""
+
 
 @dataclass(frozen=True)
 class AdaptConfig:
@@ -274,7 +277,10 @@ def tune_fusion(
     labelled = LabelledSet("weak-pairs", Path(), queries, relevance_threshold=1.0)
     engine = Engine.open(index_dir)
     encode_into_cache(engine, labelled)
-    grid = {setting.name: setting for setting in default_grid(partials=(0.5, 1.0))}
+    # Every weak query is made of its positive product's own words, so weak pairs always
+    # reward ignoring BM25's partial-word matches; they cannot tell how much those matches
+    # are worth to real shoppers, so fusion is tuned with them counted in full (partial=1).
+    grid = {setting.name: setting for setting in default_grid(partial=TUNING_PARTIAL)}
     results = score_grid(engine, labelled, list(grid.values()), progress=False)
     weights = grid[best_fusion(results)].weights()
     assert weights is not None

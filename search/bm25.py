@@ -25,12 +25,17 @@ DEFAULT_BOOSTS: dict[str, float] = {
     "description": 1.0,
 }
 MAX_QUERY_TOKENS = 64
-_TOKEN = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens."""
+    return WORD.findall(text.lower())
 
 
 def query_tokens(text: str) -> list[str]:
     """Lowercased word tokens of user text, at most MAX_QUERY_TOKENS (the rest is ignored)."""
-    return _TOKEN.findall(text.lower())[:MAX_QUERY_TOKENS]
+    return words(text)[:MAX_QUERY_TOKENS]
 
 
 def build_schema() -> tantivy.Schema:

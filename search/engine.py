@@ -30,6 +30,7 @@ from search.generation import (
     current_generation,
     read_manifest,
 )
+from search.spelling import Speller
 from search.store import DocStore
 from search.types import FusionMethod, FusionWeights, Hit, SearchMode
 
@@ -63,6 +64,8 @@ class Generation:
     alive: np.ndarray
     columns: FilterColumns
     ordinal_ids: np.ndarray
+    speller: Speller | None
+    """None for an index built before the store kept a vocabulary."""
 
     @property
     def name(self) -> str:
@@ -103,6 +106,7 @@ def load_generation(gen_dir: Path) -> Generation:
     dense = DenseIndex.load(gen_dir / DENSE_FILE, dense_params)
     if len(dense) > len(alive):
         alive, ids, columns = store.load_columns(size=len(dense))
+    vocabulary = store.vocabulary()
     return Generation(
         path=gen_dir,
         manifest=manifest,
@@ -112,6 +116,7 @@ def load_generation(gen_dir: Path) -> Generation:
         alive=alive,
         columns=columns,
         ordinal_ids=ids,
+        speller=None if vocabulary is None else Speller(vocabulary),
     )
 
 
@@ -249,6 +254,12 @@ class Engine:
             self.cache.put(text, vector)
         return vector
 
+    def suggest(self, query: str) -> str | None:
+        """The query with misspelt words corrected from the catalog's vocabulary, or None
+        if it has none (see `search.spelling`). Raises ValueError like `search`."""
+        speller = self._generation.speller
+        return None if speller is None else speller.correct(clean_query(query))
+
     def search(
         self,
         query: str,
@@ -258,13 +269,18 @@ class Engine:
         weights: FusionWeights | Mapping[str, Any] | None = None,
         offset: int = 0,
         candidates: int = DEFAULT_CANDIDATES,
+        spell: bool = True,
     ) -> list[Hit]:
         """Top-k products for the query, after skipping `offset`.
 
-        Raises ValueError with a reason for an empty or oversized query, unknown
-        mode, bad filters or weights; any other text is searched as plain words.
+        With `spell`, misspelt words are corrected first (`suggest`). Raises ValueError
+        with a reason for an empty or oversized query, unknown mode, bad filters or
+        weights; any other text is searched as plain words.
         """
         text = clean_query(query)
+        gen = self._generation  # one generation for the whole request
+        if spell and gen.speller is not None:
+            text = gen.speller.correct(text) or text
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if offset < 0:
@@ -281,7 +297,6 @@ class Engine:
         elif not isinstance(weights, FusionWeights):
             weights = FusionWeights.from_dict({**self.default_weights.to_dict(), **weights})
 
-        gen = self._generation  # one generation for the whole request
         depth = max(candidates, k + offset)
         bm25: list[tuple[int, float]] = []
         full_matches = 0

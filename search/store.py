@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from search.filters import FilterColumns, normalise_category
+from search.spelling import count_terms
 from search.types import Product
 
 SCHEMA = """
@@ -27,6 +28,10 @@ CREATE TABLE IF NOT EXISTS docs (
     alive INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS docs_id ON docs(id);
+CREATE TABLE IF NOT EXISTS terms (
+    term TEXT PRIMARY KEY,
+    df INTEGER NOT NULL
+);
 """
 
 
@@ -79,6 +84,35 @@ class DocStore:
                 for o, p in zip(ordinals, products)
             ],
         )
+        self._conn.executemany(
+            "INSERT INTO terms(term, df) VALUES (?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            count_terms(products).items(),
+        )
+
+    def _forget_terms(self, ordinals: Sequence[int]) -> None:
+        """Take the words of these live products out of the vocabulary (before tombstoning)."""
+        products: list[Product] = []
+        for start in range(0, len(ordinals), 500):
+            chunk = list(ordinals[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT data FROM docs WHERE alive = 1 AND ord IN ({marks})", chunk
+            ).fetchall()
+            products.extend(Product.from_dict(json.loads(d)) for (d,) in rows)
+        counts = count_terms(products)
+        self._conn.executemany(
+            "UPDATE terms SET df = df - ? WHERE term = ?", [(n, t) for t, n in counts.items()]
+        )
+        self._conn.execute("DELETE FROM terms WHERE df <= 0")
+
+    def vocabulary(self) -> dict[str, int] | None:
+        """Word -> number of live products using it; None for a store older than the table."""
+        try:
+            rows = self._conn.execute("SELECT term, df FROM terms").fetchall()
+        except sqlite3.OperationalError:
+            return None
+        return {str(term): int(df) for term, df in rows}
 
     def tombstone(self, product_ids: Iterable[str]) -> list[int]:
         """Mark the live rows of these ids deleted; return their ordinals."""
@@ -88,12 +122,14 @@ class DocStore:
                 "SELECT ord FROM docs WHERE id = ? AND alive = 1", (pid,)
             ).fetchall()
             ords.extend(int(r[0]) for r in rows)
-        self._conn.executemany("UPDATE docs SET alive = 0 WHERE ord = ?", [(o,) for o in ords])
+        self.tombstone_ordinals(ords)
         return ords
 
     def tombstone_ordinals(self, ordinals: Iterable[int]) -> None:
         """Mark these ordinals deleted (caller commits)."""
-        self._conn.executemany("UPDATE docs SET alive = 0 WHERE ord = ?", [(o,) for o in ordinals])
+        ords = list(ordinals)
+        self._forget_terms(ords)
+        self._conn.executemany("UPDATE docs SET alive = 0 WHERE ord = ?", [(o,) for o in ords])
 
     def commit(self) -> None:
         self._conn.commit()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.adapt import AdaptConfig, contrastive_distill, read_products
+from models.adapt import TUNING_PARTIAL, AdaptConfig, contrastive_distill, read_products
 from models.weak import (
     ABSTAIN,
     NEGATIVE,
@@ -247,6 +247,7 @@ def test_tinyseek_adapt_builds_an_artifact_that_loads_and_searches(
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["adaptation"]["weak_supervision"]["triples"] > 0
     assert manifest["fusion"]["method"] in ("rrf", "convex")
+    assert manifest["fusion"]["partial"] == TUNING_PARTIAL  # weak pairs cannot tune it
     products = read_products(tiny_catalog)
     stats = build_index(products, tmp_path / "index", load_encoder(out))
     engine = Engine.open(tmp_path / "index")

@@ -275,6 +275,31 @@ def test_upsert_then_delete_visible_in_next_search(client: httpx.Client) -> None
     assert client.delete("/documents/api-test-zq1", headers=key).status_code == 404
 
 
+def test_misspelt_queries_are_corrected_from_the_live_vocabulary(client: httpx.Client) -> None:
+    plain = client.get("/search", params={"q": "sofa", "k": 5}).json()
+    assert plain["corrected_query"] is None
+    typo = client.get("/search", params={"q": "sfoa", "k": 5}).json()
+    assert typo["query"] == "sfoa" and typo["corrected_query"] == "sofa"
+    assert [h["id"] for h in typo["hits"]] == [h["id"] for h in plain["hits"]]
+    raw = client.post("/search", json={"q": "sfoa", "k": 5, "spell": False}).json()
+    assert raw["corrected_query"] is None
+
+    # A word enters the vocabulary with the products that use it, and leaves with them.
+    key = {"X-API-Key": API_KEY}
+    new = [
+        {"id": f"api-spell-{i}", "title": f"Xanthorrhoea Planter {i}", "category": "Garden"}
+        for i in range(2)
+    ]
+    assert client.post("/documents", json={"products": new}, headers=key).status_code == 200
+    fixed = client.get("/search", params={"q": "xanthorhoea planter", "k": 3}).json()
+    assert fixed["corrected_query"] == "xanthorrhoea planter"
+    assert {h["id"] for h in fixed["hits"][:2]} == {"api-spell-0", "api-spell-1"}
+    for item in new:
+        assert client.delete(f"/documents/{item['id']}", headers=key).status_code == 200
+    gone = client.get("/search", params={"q": "xanthorhoea planter", "k": 3}).json()
+    assert gone["corrected_query"] is None
+
+
 def test_writes_under_a_query_loop_fail_no_request(client: httpx.Client, server: str) -> None:
     failures: list[str] = []
     done = 0

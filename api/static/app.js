@@ -46,6 +46,7 @@ function render(data, roundTripMs) {
   statusLine.className = "";
   statusLine.id = "status";
   statusLine.textContent =
+    (data.corrected_query ? `showing results for “${data.corrected_query}” · ` : "") +
     `${data.hits.length} results (${data.mode}) · server ${data.took_ms.toFixed(2)} ms` +
     ` · round trip ${roundTripMs.toFixed(1)} ms · ${data.generation}`;
   statusLine.dataset.serverMs = String(data.took_ms);

@@ -1,0 +1,103 @@
+"""Query spelling correction from the catalog's own vocabulary ("did you mean").
+
+Shoppers misspell ("toliet", "glaciar bay") and run words together ("outdoorfurniture");
+a word the catalog never uses matches nothing in BM25 and confuses the encoder. The
+vocabulary is every word of every live product with its document frequency, kept by
+the document store in the same transaction as the products, so it follows upserts and
+deletes. A query word is left alone when the catalog knows it, when it is shorter than
+MIN_LENGTH or contains a digit (sizes and model numbers); otherwise it becomes, in this
+order of preference:
+
+1. the most frequent catalog word one edit away (SymSpell; transpositions count as one);
+2. two catalog words it splits into ("wiremesh" -> "wire mesh");
+3. the most frequent catalog word two edits away, for words of LONG_WORD letters or more.
+
+Only words in at least `min_count` products are offered as corrections, so a typo the
+catalog itself contains once is never suggested (it is still known, so never changed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from symspellpy import SymSpell, Verbosity
+
+from search.bm25 import WORD, words
+from search.types import Product
+
+MIN_LENGTH = 4
+LONG_WORD = 8
+
+
+def product_terms(product: Product) -> set[str]:
+    """The distinct words of a product's text fields."""
+    fields = [product.title, product.brand, product.category, product.description]
+    fields.extend(f"{key} {value}" for key, value in product.attributes.items())
+    return set(words(" ".join(fields)))
+
+
+def count_terms(products: Iterable[Product]) -> Counter[str]:
+    """Document frequency of each word over these products."""
+    counts: Counter[str] = Counter()
+    for product in products:
+        counts.update(product_terms(product))
+    return counts
+
+
+class Speller:
+    """Corrects query words against a catalog vocabulary {word: document frequency}."""
+
+    def __init__(self, vocabulary: Mapping[str, int], min_count: int = 2) -> None:
+        self._known = {word: count for word, count in vocabulary.items() if count > 0}
+        self._min_count = min_count
+        self._symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+        for word, count in self._known.items():
+            if count >= min_count:
+                self._symspell.create_dictionary_entry(word, count)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def correct_word(self, word: str) -> str | None:
+        """The correction of one lowercased word, or None to keep it."""
+        if word in self._known or len(word) < MIN_LENGTH or any(c.isdigit() for c in word):
+            return None
+        for distance in (1, 2):
+            if distance == 2:
+                split = self._split(word)
+                if split is not None:
+                    return split
+                if len(word) < LONG_WORD:
+                    return None
+            found = self._symspell.lookup(
+                word, Verbosity.CLOSEST, max_edit_distance=distance, transfer_casing=False
+            )
+            if found:
+                return str(found[0].term)
+        return None
+
+    def _split(self, word: str) -> str | None:
+        best: tuple[int, str] | None = None
+        for i in range(2, len(word) - 1):
+            left, right = word[:i], word[i:]
+            count = min(self._known.get(left, 0), self._known.get(right, 0))
+            if count >= self._min_count and (best is None or count > best[0]):
+                best = (count, f"{left} {right}")
+        return None if best is None else best[1]
+
+    def correct(self, text: str) -> str | None:
+        """The text with misspelt words replaced (everything else kept), or None if none were."""
+        changed = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal changed
+            fixed = self.correct_word(match.group(0).lower())
+            if fixed is None:
+                return match.group(0)
+            changed = True
+            return fixed
+
+        corrected = WORD.sub(replace, text)
+        return corrected if changed else None

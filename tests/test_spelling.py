@@ -1,0 +1,95 @@
+"""Query spelling correction: the speller's rules, the store's vocabulary, the engine."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from search import Engine, Product
+from search.spelling import Speller, count_terms
+from search.store import DocStore
+
+VOCABULARY = {
+    "toilet": 40,
+    "glacier": 12,
+    "bay": 30,
+    "wire": 9,
+    "mesh": 5,
+    "wireless": 20,
+    "sprinkler": 7,
+    "sprinklers": 3,
+    "thrower": 4,
+    "snow": 6,
+    "oncee": 1,  # a typo the catalog itself contains once: known, never suggested
+    "once": 8,
+    "quartz": 2,
+}
+
+
+def test_known_short_and_numeric_words_are_kept() -> None:
+    speller = Speller(VOCABULARY)
+    for word in ("toilet", "oncee", "bay", "tol", "2x4s", "g135", "zzzzzz"):
+        assert speller.correct_word(word) is None, word
+
+
+def test_one_edit_then_split_then_two_edits_for_long_words() -> None:
+    speller = Speller(VOCABULARY)
+    assert speller.correct_word("toliet") == "toilet"  # transposition: one edit
+    assert speller.correct_word("glaciar") == "glacier"
+    assert speller.correct_word("sprinkle") == "sprinkler"  # the closest, then most frequent
+    # "wiremesh" is two edits from "wireless", but splits into two catalog words first.
+    assert speller.correct_word("wiremesh") == "wire mesh"
+    assert speller.correct_word("sprnklerr") == "sprinkler"  # 9 letters: two edits allowed
+    assert speller.correct_word("quarts") == "quartz"
+    assert speller.correct_word("qurtzz") is None  # 6 letters: two edits not tried
+
+
+def test_min_count_keeps_rare_words_out_of_suggestions() -> None:
+    assert Speller(VOCABULARY).correct_word("oncer") == "once"
+    assert Speller(VOCABULARY, min_count=3).correct_word("quarts") is None
+
+
+def test_correct_replaces_only_misspelt_words_and_keeps_the_rest() -> None:
+    speller = Speller(VOCABULARY)
+    assert speller.correct("Glaciar Bay TOLIET, 2-pack!") == "glacier Bay toilet, 2-pack!"
+    assert speller.correct("snow thower") == "snow thrower"
+    assert speller.correct("glacier bay toilet") is None
+
+
+def product(pid: str, title: str, description: str = "") -> Product:
+    return Product(id=pid, title=title, description=description)
+
+
+def test_store_vocabulary_follows_appends_and_tombstones(tmp_path: Path) -> None:
+    store = DocStore(tmp_path / "docs.sqlite", writable=True)
+    items = [
+        product("a", "Glacier Bay Toilet", "two piece toilet"),
+        product("b", "Glacier Bay Faucet"),
+        product("c", "Wire Mesh Roll"),
+    ]
+    store.append([0, 1, 2], items)
+    store.commit()
+    assert store.vocabulary() == dict(count_terms(items))
+    assert store.vocabulary() is not None and store.vocabulary()["toilet"] == 1  # type: ignore[index]
+    store.tombstone(["a"])
+    store.tombstone_ordinals([0])  # already dead: counted once only
+    store.commit()
+    expected = dict(count_terms(items[1:]))
+    assert store.vocabulary() == expected and "toilet" not in expected
+    store.close()
+
+
+def test_store_without_a_vocabulary_table_reads_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE docs (ord INTEGER PRIMARY KEY, id TEXT, data TEXT, alive INT)")
+    assert DocStore(path).vocabulary() is None
+
+
+def test_engine_searches_the_corrected_query(sample_engine: Engine) -> None:
+    assert sample_engine.suggest("sofa") is None
+    corrected = sample_engine.suggest("sfoa")
+    assert corrected == "sofa"
+    wanted = [h.doc_id for h in sample_engine.search("sofa", k=10)]
+    assert [h.doc_id for h in sample_engine.search("sfoa", k=10)] == wanted
+    assert [h.doc_id for h in sample_engine.search("sfoa", k=10, spell=False)] != wanted
