@@ -507,7 +507,7 @@ def test_page_renders_results_in_headless_chromium(server: str, tmp_path: Path) 
         f"--user-data-dir={tmp_path / 'profile'}",
         "--virtual-time-budget=15000",
         "--dump-dom",
-        f"{server}/?q=sofa&k=5",
+        f"{server}/?q=sfoa&k=5",  # misspelt: the page says what it searched instead
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=90)
     dom = done.stdout
@@ -515,6 +515,7 @@ def test_page_renders_results_in_headless_chromium(server: str, tmp_path: Path) 
     assert dom.count('<tr class="hit"') == 5, dom[-3000:]
     assert "server " in dom and " ms" in dom
     assert "data-server-ms=" in dom
+    assert "showing results for “sofa”" in dom
 
 
 # ---------------------------------------------------------------------------------- demo
