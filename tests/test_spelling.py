@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -79,11 +80,20 @@ def test_store_vocabulary_follows_appends_and_tombstones(tmp_path: Path) -> None
     store.close()
 
 
-def test_store_without_a_vocabulary_table_reads_as_none(tmp_path: Path) -> None:
+def test_store_from_before_the_vocabulary_gets_one_on_its_first_write(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
+    items = [product("a", "Glacier Bay Toilet"), product("b", "Wire Mesh Roll")]
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE docs (ord INTEGER PRIMARY KEY, id TEXT, data TEXT, alive INT)")
-    assert DocStore(path).vocabulary() is None
+        conn.executemany(
+            "INSERT INTO docs VALUES (?, ?, ?, ?)",
+            [(i, p.id, json.dumps(p.to_dict()), int(i == 0)) for i, p in enumerate(items)],
+        )
+    assert DocStore(path).vocabulary() is None  # read-only: searched as typed
+    writer = DocStore(path, writable=True)  # e.g. the first in-place update
+    assert writer.vocabulary() == dict(count_terms(items[:1]))  # live products only
+    writer.close()
+    assert DocStore(path).vocabulary() == dict(count_terms(items[:1]))
 
 
 def test_engine_searches_the_corrected_query(sample_engine: Engine) -> None:
