@@ -90,8 +90,8 @@ class Generation:
         return None if bool(keep.all()) else keep
 
 
-def load_generation(gen_dir: Path) -> Generation:
-    """Load a generation for reading.
+def load_generation(gen_dir: Path, previous: Generation | None = None) -> Generation:
+    """Load a generation for reading (sharing what it can with `previous`, the one it replaces).
 
     The order matters while a writer updates the generation in place: the
     manifest (revision) first, then the store, then the dense and BM25 indexes.
@@ -116,11 +116,15 @@ def load_generation(gen_dir: Path) -> Generation:
         alive=alive,
         columns=columns,
         ordinal_ids=ids,
-        speller=None if vocabulary is None else Speller(vocabulary),
+        speller=None
+        if vocabulary is None
+        else Speller(vocabulary, previous=None if previous is None else previous.speller),
     )
 
 
-def _load_with_retry(gen_dir: Path, attempts: int = 3) -> Generation:
+def _load_with_retry(
+    gen_dir: Path, previous: Generation | None = None, attempts: int = 3
+) -> Generation:
     """Load a generation a writer may be committing to right now.
 
     tantivy deletes merged-away segment files after a commit; a reader that read
@@ -129,7 +133,7 @@ def _load_with_retry(gen_dir: Path, attempts: int = 3) -> Generation:
     """
     for attempt in range(attempts):
         try:
-            return load_generation(gen_dir)
+            return load_generation(gen_dir, previous)
         except (OSError, ValueError):
             if attempt == attempts - 1:
                 raise
@@ -233,7 +237,7 @@ class Engine:
             if gen_dir.name == self._generation.name and not self._changed_in_place():
                 self._signature = signature
                 return False
-            generation = _load_with_retry(gen_dir)
+            generation = _load_with_retry(gen_dir, self._generation)
             if generation.manifest["encoder"]["name"] != self.encoder.name:
                 self.encoder = encoder_for(gen_dir, generation.manifest, self._threads)
                 self.cache.clear()

@@ -50,6 +50,23 @@ def test_min_count_keeps_rare_words_out_of_suggestions() -> None:
     assert Speller(VOCABULARY, min_count=3).correct_word("quarts") is None
 
 
+def test_ties_at_one_distance_go_to_the_most_used_word() -> None:
+    vocabulary = {"lamp": 3, "lame": 9}
+    assert Speller(vocabulary).correct_word("lamx") == "lame"
+    assert Speller({"lamp": 9, "lame": 3}).correct_word("lamx") == "lamp"
+
+
+def test_a_reload_shares_the_candidate_index_but_ranks_by_fresh_counts() -> None:
+    first = Speller({"lamp": 3, "lame": 9, "rug": 2})
+    recount = Speller({"lamp": 9, "lame": 3, "rug": 5, "rugs": 1}, previous=first)
+    assert recount._symspell is first._symspell  # same offered words: nothing rebuilt
+    assert recount.correct_word("lamx") == "lamp"  # the new counts decide
+    assert recount.correct_word("rugs") is None  # known now (once), so kept
+    grown = Speller({"lamp": 9, "lame": 3, "rug": 2, "carpet": 2}, previous=recount)
+    assert grown._symspell is not first._symspell  # a newly offered word: rebuilt
+    assert grown.correct_word("carpte") == "carpet"
+
+
 def test_correct_replaces_only_misspelt_words_and_keeps_the_rest() -> None:
     speller = Speller(VOCABULARY)
     assert speller.correct("Glaciar Bay TOLIET, 2-pack!") == "glacier Bay toilet, 2-pack!"
