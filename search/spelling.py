@@ -49,6 +49,8 @@ def count_terms(products: Iterable[Product]) -> Counter[str]:
 class Speller:
     """Corrects query words against a catalog vocabulary {word: document frequency}."""
 
+    _symspell: SymSpell
+
     def __init__(
         self, vocabulary: Mapping[str, int], min_count: int = 2, previous: Speller | None = None
     ) -> None:
