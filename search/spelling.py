@@ -68,9 +68,6 @@ class Speller:
         for word in self._offered:
             self._symspell.create_dictionary_entry(word, 1)
 
-    def __len__(self) -> int:
-        return len(self._known)
-
     def correct_word(self, word: str) -> str | None:
         """The correction of one lowercased word, or None to keep it."""
         if word in self._known or len(word) < MIN_LENGTH or any(c.isdigit() for c in word):

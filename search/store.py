@@ -45,15 +45,15 @@ class DocStore:
             raise FileNotFoundError(f"document store not found: {path}")
         self._local = threading.local()
         if writable:
-            with self._connect() as conn:
-                had_terms = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'terms'"
-                ).fetchone()
-                conn.executescript(SCHEMA)
-                if had_terms is None:  # new, or written before the vocabulary existed
-                    rows = conn.execute("SELECT data FROM docs WHERE alive = 1")
-                    counts = count_terms(Product.from_dict(json.loads(d)) for (d,) in rows)
-                    conn.executemany("INSERT INTO terms(term, df) VALUES (?, ?)", counts.items())
+            conn = self._conn
+            had_terms = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'terms'"
+            ).fetchone()
+            conn.executescript(SCHEMA)
+            if had_terms is None:  # new, or written before the vocabulary existed
+                counts = count_terms(product for _, product in self.iter_live())
+                conn.executemany("INSERT INTO terms(term, df) VALUES (?, ?)", counts.items())
+            conn.commit()
 
     def _connect(self) -> sqlite3.Connection:
         # Rollback-journal mode: a commit is one atomic step for readers, and the
