@@ -9,10 +9,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from api.app import create_app
-    from api.settings import Settings
+    from tinyseek.api.app import create_app
+    from tinyseek.api.settings import Settings
 
-_EXPORTS = {"create_app": "api.app", "Settings": "api.settings"}
+_EXPORTS = {"create_app": "tinyseek.api.app", "Settings": "tinyseek.api.settings"}
 __all__ = ["Settings", "create_app"]
 
 

@@ -33,10 +33,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from api.batching import MicroBatchingEncoder
-from api.metrics import ServiceMetrics
-from api.middleware import ServiceMiddleware
-from api.schemas import (
+from tinyseek.api.batching import MicroBatchingEncoder
+from tinyseek.api.metrics import ServiceMetrics
+from tinyseek.api.middleware import ServiceMiddleware
+from tinyseek.api.schemas import (
     ErrorResponse,
     HealthResponse,
     ProductOut,
@@ -47,10 +47,10 @@ from api.schemas import (
     WriteResponse,
     query_parameters,
 )
-from api.settings import Settings
-from api.writes import DocumentWriter, WritesUnavailable
-from search.engine import Engine
-from search.types import Hit, Product, SearchMode
+from tinyseek.api.settings import Settings
+from tinyseek.api.writes import DocumentWriter, WritesUnavailable
+from tinyseek.search.engine import Engine
+from tinyseek.search.types import Hit, Product, SearchMode
 
 log = logging.getLogger("tinyseek.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -132,7 +132,7 @@ class Service:
             configure_threads(settings.torch_threads, settings.faiss_threads)
             encoder = None
             if settings.encoder:
-                from models.encoder import load_encoder
+                from tinyseek.models.encoder import load_encoder
 
                 encoder = load_encoder(settings.encoder, threads=settings.torch_threads)
             engine = Engine.open(

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from models.encoder import Encoder
+from tinyseek.models.encoder import Encoder
 
 Request = tuple[str, "Future[np.ndarray]"]
 

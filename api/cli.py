@@ -100,7 +100,7 @@ def serve(
         _pin_threads(args.threads or int(os.environ.get("TINYSEEK_TORCH_THREADS", "1")))
     import uvicorn
 
-    from api.settings import Settings
+    from tinyseek.api.settings import Settings
 
     overrides: dict[str, Any] = {"index_dir": index_dir}
     if args.cache_size is not None:
@@ -124,9 +124,9 @@ def serve(
         # Each worker process builds its own app from the environment.
         for name, value in settings.model_dump(exclude_none=True).items():
             os.environ[f"TINYSEEK_{name.upper()}"] = str(value)
-        uvicorn.run("api.app:create_app_from_env", factory=True, workers=workers, **common)
+        uvicorn.run("tinyseek.api.app:create_app_from_env", factory=True, workers=workers, **common)
         return 0
-    from api.app import create_app
+    from tinyseek.api.app import create_app
 
     uvicorn.run(create_app(settings), **common)
     return 0
@@ -156,9 +156,9 @@ def demo_index_dir(encoder: str | None) -> Path:
 
 
 def build_demo_index(catalog: Path, index_dir: Path, encoder_spec: str | None) -> None:
-    from indexer.build import build_index
-    from indexer.readers import Reject, read_catalog
-    from models.encoder import COMPACT, load_encoder
+    from tinyseek.indexer.build import build_index
+    from tinyseek.indexer.readers import Reject, read_catalog
+    from tinyseek.models.encoder import COMPACT, load_encoder
 
     encoder = load_encoder(encoder_spec or COMPACT)
     products = (p for p in read_catalog(catalog) if not isinstance(p, Reject))

@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from api.app import Service
+    from tinyseek.api.app import Service
 
 access_log = logging.getLogger("tinyseek.access")
 

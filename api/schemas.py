@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.settings import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
-from search.types import FusionMethod, SearchMode
+from tinyseek.api.settings import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
+from tinyseek.search.types import FusionMethod, SearchMode
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
 ProductId = Annotated[str, StringConstraints(min_length=1, max_length=256)]

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.encoder import Encoder
-from search.engine import Engine
-from search.types import Product
+from tinyseek.models.encoder import Encoder
+from tinyseek.search.engine import Engine
+from tinyseek.search.types import Product
 
 
 class WritesUnavailable(RuntimeError):
@@ -43,7 +43,7 @@ class DocumentWriter:
         return inner if inner is not None else encoder
 
     def upsert(self, products: Sequence[Product]) -> WriteResult:
-        from indexer.writer import IndexWriter
+        from tinyseek.indexer.writer import IndexWriter
 
         with self._lock:
             try:
@@ -57,7 +57,7 @@ class DocumentWriter:
 
     def delete(self, product_ids: Sequence[str]) -> WriteResult:
         """Delete these ids; raises KeyError naming the first id that is not in the index."""
-        from indexer.writer import IndexWriter
+        from tinyseek.indexer.writer import IndexWriter
 
         with self._lock:
             self.engine.reload_if_changed()  # judge existence against the newest revision

@@ -15,8 +15,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from search.dense import DenseIndex, DenseParams
-from search.generation import DENSE_FILE, current_generation
+from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.generation import DENSE_FILE, current_generation
 
 
 def load_vectors(index_dir: Path | None, n: int, dim: int = 384) -> np.ndarray:

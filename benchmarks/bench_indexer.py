@@ -45,7 +45,7 @@ def du(path: Path) -> int:
 
 def run_index(args: list[str], kill_at: float | None = None, total: int = 0) -> dict[str, Any]:
     """Run `tinyseek index` as a child; optionally SIGKILL it once `kill_at` of rows embedded."""
-    cmd = [sys.executable, "-m", "search.cli", "index", *args]
+    cmd = [sys.executable, "-m", "tinyseek.cli", "index", *args]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed_at = None
@@ -123,11 +123,11 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from indexer.readers import count_rows
-    from indexer.writer import IndexWriter
-    from models.encoder import load_encoder
-    from search.engine import Engine, load_generation
-    from search.types import Product
+    from tinyseek.indexer.readers import count_rows
+    from tinyseek.indexer.writer import IndexWriter
+    from tinyseek.models.encoder import load_encoder
+    from tinyseek.search.engine import Engine, load_generation
+    from tinyseek.search.types import Product
 
     shutil.rmtree(opts.work, ignore_errors=True)
     opts.work.mkdir(parents=True)

@@ -34,11 +34,11 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from eval.beir import LabelledQuery, LabelledSet
-from eval.datasets import resolve_dataset
-from eval.metrics import evaluate_ranking, mean_metrics
-from eval.runner import latency_summary
-from models.encoder import file_sha256
+from tinyseek.eval.beir import LabelledQuery, LabelledSet
+from tinyseek.eval.datasets import resolve_dataset
+from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
+from tinyseek.eval.runner import latency_summary
+from tinyseek.models.encoder import file_sha256
 
 DEPTH = 100
 FILTER_DEPTH = 2000
@@ -115,7 +115,9 @@ class PlainDense:
         import faiss
         from sentence_transformers import SentenceTransformer
 
-        from models.encoder import teacher_path  # the offline copy of the same public model
+        from tinyseek.models.encoder import (
+            teacher_path,  # the offline copy of the same public model
+        )
 
         self.model = SentenceTransformer(str(teacher_path()), device="cpu")
         cache.mkdir(parents=True, exist_ok=True)
@@ -262,8 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import faiss
     import torch
 
-    from eval.index_cache import default_cache_root
-    from eval.runner import run_evaluation
+    from tinyseek.eval.index_cache import default_cache_root
+    from tinyseek.eval.runner import run_evaluation
 
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)

@@ -96,11 +96,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from eval.datasets import resolve_dataset
-    from eval.gate import load_report
-    from eval.report import REPORT_FILE, build_report, markdown_table, write_report
-    from eval.runner import run_evaluation
-    from models.encoder import file_sha256
+    from tinyseek.eval.datasets import resolve_dataset
+    from tinyseek.eval.gate import load_report
+    from tinyseek.eval.report import REPORT_FILE, build_report, markdown_table, write_report
+    from tinyseek.eval.runner import run_evaluation
+    from tinyseek.models.encoder import file_sha256
 
     modes = _csv(args.modes)
     bad = [m for m in modes if m not in MODES]
@@ -169,7 +169,7 @@ def judge(
     """Print the gate's verdict, promote the report when it passed; returns the exit code."""
     from pathlib import Path
 
-    from eval.gate import EXIT_PASS, compare_reports, promote
+    from tinyseek.eval.gate import EXIT_PASS, compare_reports, promote
 
     exit_code = EXIT_PASS
     partial_run = False
@@ -191,7 +191,7 @@ def judge(
 
 
 def run_gate(args: argparse.Namespace) -> int:
-    from eval.gate import load_report
+    from tinyseek.eval.gate import load_report
 
     report = load_report(args.report)
     baseline = load_report(args.baseline)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.beir import LabelledSet, load_beir
+from tinyseek.eval.beir import LabelledSet, load_beir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOMEDEPOT_ENV = "TINYSEEK_HOMEDEPOT"

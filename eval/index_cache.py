@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from models.encoder import Encoder, file_sha256
+from tinyseek.models.encoder import Encoder, file_sha256
 
 KEY_FILE = "eval-key.json"
 
@@ -45,8 +45,8 @@ def cache_key(corpus_checksum: str, encoder_fp: str) -> dict[str, str]:
     builds a fresh one."""
     import dataclasses
 
-    from search.dense import DenseParams
-    from search.generation import FORMAT_VERSION
+    from tinyseek.search.dense import DenseParams
+    from tinyseek.search.generation import FORMAT_VERSION
 
     return {
         "corpus_sha256": corpus_checksum,
@@ -75,9 +75,9 @@ def ensure_index(
     progress: bool = True,
 ) -> Path:
     """The cached index directory for this corpus and encoder, built first if needed."""
-    from indexer.build import build_index
-    from indexer.readers import Reject, read_catalog
-    from search.types import Product
+    from tinyseek.indexer.build import build_index
+    from tinyseek.indexer.readers import Reject, read_catalog
+    from tinyseek.search.types import Product
 
     cache_root = cache_root or default_cache_root()
     cache_root.mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import REPO_ROOT, DatasetSpec
-from eval.metrics import metric_names
-from eval.runner import DEEP_K, ConfigResult
+from tinyseek.eval.datasets import REPO_ROOT, DatasetSpec
+from tinyseek.eval.metrics import metric_names
+from tinyseek.eval.runner import DEEP_K, ConfigResult
 
 REPORT_FORMAT = 1
 REPORT_FILE = "report.json"

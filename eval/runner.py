@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.beir import LabelledQuery, LabelledSet
-from eval.metrics import evaluate_ranking, mean_metrics
+from tinyseek.eval.beir import LabelledQuery, LabelledSet
+from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
 
 DEEP_K = 100
 """Every query retrieves this many results, for Recall@100 and MAP@100."""
@@ -154,7 +154,7 @@ def run_engine_config(
 ) -> ConfigResult:
     """Score one (encoder, mode) configuration through a fresh cache-off Engine
     (with the engine's query spelling correction unless `spell` is False)."""
-    from search.engine import Engine
+    from tinyseek.search.engine import Engine
 
     engine = Engine.open(index_dir, encoder=encoder, cache_size=0, threads=threads)
     depth = max(k, DEEP_K)
@@ -206,8 +206,8 @@ def run_evaluation(
     """Every (encoder, mode) configuration; BM25 runs once since it does not use the encoder."""
     import torch
 
-    from eval.index_cache import ensure_index
-    from models.encoder import load_encoder
+    from tinyseek.eval.index_cache import ensure_index
+    from tinyseek.models.encoder import load_encoder
 
     if threads is not None:
         torch.set_num_threads(threads)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.beir import LabelledSet
-from eval.metrics import evaluate_ranking, mean_metrics
+from tinyseek.eval.beir import LabelledSet
+from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
 
 DEPTH = 100
 RRF_RATIOS: tuple[tuple[float, float], ...] = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 3))
@@ -78,7 +78,7 @@ def default_grid(
 
 def encode_into_cache(engine: Any, labelled: LabelledSet, batch: int = 64) -> None:
     """Batch-encode every query into the Engine's cache (keys are cleaned query text)."""
-    from search.engine import clean_query
+    from tinyseek.search.engine import clean_query
 
     texts = []
     for query in labelled.queries:
@@ -161,10 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from eval.datasets import resolve_dataset
-    from eval.index_cache import ensure_index
-    from models.encoder import load_encoder
-    from search.engine import Engine
+    from tinyseek.eval.datasets import resolve_dataset
+    from tinyseek.eval.index_cache import ensure_index
+    from tinyseek.models.encoder import load_encoder
+    from tinyseek.search.engine import Engine
 
     spec = resolve_dataset(args.dataset, args.split)
     labelled = spec.load()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.beir import LabelledSet, load_homedepot, load_sample
-from eval.metrics import ndcg_at_k
+from tinyseek.eval.beir import LabelledSet, load_homedepot, load_sample
+from tinyseek.eval.metrics import ndcg_at_k
 
 DEFAULT_HOMEDEPOT = Path("../shared/data/homedepot")
 
@@ -73,13 +73,13 @@ class TeacherVectors:
     cache of corpus vectors keyed by text checksum, outside the repository."""
 
     def __init__(self, cache_dir: Path | None) -> None:
-        from models.build import load_teacher
+        from tinyseek.models.build import load_teacher
 
         self._teacher = load_teacher(None, 128)
         self._cache_dir = cache_dir
 
     def encode(self, texts: list[str], desc: str) -> np.ndarray:
-        from models.distill import embed_texts
+        from tinyseek.models.distill import embed_texts
 
         key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
         cached = self._cache_dir / f"teacher-{key}.npy" if self._cache_dir else None
@@ -101,8 +101,8 @@ class TeacherVectors:
 def verify_set(
     encoder: object, teacher: TeacherVectors, labels: LabelledSet, name: str
 ) -> SetReport:
-    from models.distill import is_held_out
-    from models.encoder import Encoder
+    from tinyseek.models.distill import is_held_out
+    from tinyseek.models.encoder import Encoder
 
     assert isinstance(encoder, Encoder)
     ids, titles = read_corpus(labels.corpus_path)
@@ -136,7 +136,7 @@ def verify_model(
     threads: int | None = None,
     cache_dir: Path | None = None,
 ) -> list[SetReport]:
-    from models.artifact import load_artifact_encoder
+    from tinyseek.models.artifact import load_artifact_encoder
 
     encoder = load_artifact_encoder(path, threads=threads, backend=backend)
     teacher = TeacherVectors(cache_dir)

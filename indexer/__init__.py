@@ -10,27 +10,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from indexer.build import BuildStats, NoProductsError, build_catalog, build_index, compact
-    from indexer.checkpoint import CheckpointMismatchError
-    from indexer.generations import garbage_collect, rollback
-    from indexer.lock import WriterLockedError
-    from indexer.readers import Reject, read_catalog
-    from indexer.writer import CommitStats, IndexWriter
+    from tinyseek.indexer.build import (
+        BuildStats,
+        NoProductsError,
+        build_catalog,
+        build_index,
+        compact,
+    )
+    from tinyseek.indexer.checkpoint import CheckpointMismatchError
+    from tinyseek.indexer.generations import garbage_collect, rollback
+    from tinyseek.indexer.lock import WriterLockedError
+    from tinyseek.indexer.readers import Reject, read_catalog
+    from tinyseek.indexer.writer import CommitStats, IndexWriter
 
 _EXPORTS = {
-    "BuildStats": "indexer.build",
-    "NoProductsError": "indexer.build",
-    "build_catalog": "indexer.build",
-    "build_index": "indexer.build",
-    "compact": "indexer.build",
-    "CheckpointMismatchError": "indexer.checkpoint",
-    "garbage_collect": "indexer.generations",
-    "rollback": "indexer.generations",
-    "WriterLockedError": "indexer.lock",
-    "Reject": "indexer.readers",
-    "read_catalog": "indexer.readers",
-    "CommitStats": "indexer.writer",
-    "IndexWriter": "indexer.writer",
+    "BuildStats": "tinyseek.indexer.build",
+    "NoProductsError": "tinyseek.indexer.build",
+    "build_catalog": "tinyseek.indexer.build",
+    "build_index": "tinyseek.indexer.build",
+    "compact": "tinyseek.indexer.build",
+    "CheckpointMismatchError": "tinyseek.indexer.checkpoint",
+    "garbage_collect": "tinyseek.indexer.generations",
+    "rollback": "tinyseek.indexer.generations",
+    "WriterLockedError": "tinyseek.indexer.lock",
+    "Reject": "tinyseek.indexer.readers",
+    "read_catalog": "tinyseek.indexer.readers",
+    "CommitStats": "tinyseek.indexer.writer",
+    "IndexWriter": "tinyseek.indexer.writer",
 }
 __all__ = [
     "BuildStats",

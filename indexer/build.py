@@ -35,15 +35,21 @@ from typing import IO, Any
 
 import numpy as np
 
-from indexer.checkpoint import BuildProgress, Checkpoint
-from indexer.embedding import BatchPolicy, embed_texts
-from indexer.lock import WriterLock
-from indexer.readers import DEFAULT_MAPPING, FieldMapping, Reject, catalog_checksum, count_rows
-from indexer.readers import read_catalog as read_catalog
-from models.encoder import Encoder
-from search.bm25 import BM25Index
-from search.dense import DenseIndex, DenseParams
-from search.generation import (
+from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint
+from tinyseek.indexer.embedding import BatchPolicy, embed_texts
+from tinyseek.indexer.lock import WriterLock
+from tinyseek.indexer.readers import (
+    DEFAULT_MAPPING,
+    FieldMapping,
+    Reject,
+    catalog_checksum,
+    count_rows,
+)
+from tinyseek.indexer.readers import read_catalog as read_catalog
+from tinyseek.models.encoder import Encoder
+from tinyseek.search.bm25 import BM25Index
+from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.generation import (
     BM25_DIR,
     DENSE_FILE,
     DOCS_FILE,
@@ -62,8 +68,8 @@ from search.generation import (
     verify_generation,
     write_manifest,
 )
-from search.store import DocStore
-from search.types import FusionWeights, Product
+from tinyseek.search.store import DocStore
+from tinyseek.search.types import FusionWeights, Product
 
 DEFAULT_KEEP = 3
 DEFAULT_CHECKPOINT_ROWS = 4096

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from search.generation import fsync_path, write_file_atomic
+from tinyseek.search.generation import fsync_path, write_file_atomic
 
 CHECKPOINT_DIR = ".checkpoint"
 PROGRESS_FILE = "progress.json"

@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from search.types import FusionWeights
+    from tinyseek.search.types import FusionWeights
 
 EXIT_OK = 0
 EXIT_REJECTS = 1
@@ -186,8 +186,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _guarded(action: Callable[[], int], command: str) -> int:
     """Run a command, turning the indexer's known failures into documented exit codes."""
-    from indexer.build import NoProductsError
-    from indexer.lock import WriterLockedError
+    from tinyseek.indexer.build import NoProductsError
+    from tinyseek.indexer.lock import WriterLockedError
 
     try:
         return action()
@@ -218,7 +218,7 @@ def _summary(rejected: int, reasons: Mapping[str, int], rejects_file: str | None
 def _parse_fusion(text: str | None) -> FusionWeights | None:
     import json
 
-    from search.types import FusionWeights
+    from tinyseek.search.types import FusionWeights
 
     if text is None:
         return None
@@ -233,11 +233,11 @@ def _parse_fusion(text: str | None) -> FusionWeights | None:
 
 def run_index(args: argparse.Namespace) -> int:
     def action() -> int:
-        from indexer.build import build_catalog
-        from indexer.embedding import BatchPolicy
-        from indexer.lock import WriterLock
-        from indexer.readers import catalog_format, parse_mapping
-        from models.encoder import load_encoder
+        from tinyseek.indexer.build import build_catalog
+        from tinyseek.indexer.embedding import BatchPolicy
+        from tinyseek.indexer.lock import WriterLock
+        from tinyseek.indexer.readers import catalog_format, parse_mapping
+        from tinyseek.models.encoder import load_encoder
 
         for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
             _positive("--" + name.replace("_", "-"), getattr(args, name))
@@ -284,9 +284,9 @@ def run_index(args: argparse.Namespace) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     def action() -> int:
-        from indexer.readers import Reject, parse_mapping, read_catalog
-        from indexer.writer import IndexWriter
-        from search.types import Product
+        from tinyseek.indexer.readers import Reject, parse_mapping, read_catalog
+        from tinyseek.indexer.writer import IndexWriter
+        from tinyseek.search.types import Product
 
         if not args.upsert and not args.delete and not args.delete_id:
             raise ValueError("nothing to do: pass --upsert FILE and/or --delete FILE / --delete-id")
@@ -305,7 +305,7 @@ def run_update(args: argparse.Namespace) -> int:
                 fh.writelines(r.to_json() + "\n" for r in rejects)
         encoder = None
         if args.encoder:
-            from models.encoder import load_encoder
+            from tinyseek.models.encoder import load_encoder
 
             encoder = load_encoder(args.encoder, threads=args.threads)
         with IndexWriter(args.index_dir, encoder, threads=args.threads) as writer:
@@ -318,7 +318,7 @@ def run_update(args: argparse.Namespace) -> int:
             f"{stats.live} live, {stats.tombstones} tombstones; {stats.seconds:.2f} s"
         )
         if rejects:
-            from indexer.build import reject_kind
+            from tinyseek.indexer.build import reject_kind
 
             reasons: dict[str, int] = {}
             for r in rejects:
@@ -333,7 +333,7 @@ def run_update(args: argparse.Namespace) -> int:
 
 def run_compact(args: argparse.Namespace) -> int:
     def action() -> int:
-        from indexer.build import compact
+        from tinyseek.indexer.build import compact
 
         _positive("--keep", args.keep)
         stats = compact(args.index_dir, keep=args.keep, threads=args.threads)
@@ -345,7 +345,7 @@ def run_compact(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     def action() -> int:
-        from indexer.generations import rollback
+        from tinyseek.indexer.generations import rollback
 
         before, after = rollback(args.index_dir, args.to)
         print(f"now serving {after} (was {before})")
@@ -356,7 +356,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_generations(args: argparse.Namespace) -> int:
     def action() -> int:
-        from indexer.generations import describe_generations
+        from tinyseek.indexer.generations import describe_generations
 
         infos = describe_generations(args.index_dir)
         if not infos:
@@ -374,7 +374,7 @@ def run_generations(args: argparse.Namespace) -> int:
 
 def run_gc(args: argparse.Namespace) -> int:
     def action() -> int:
-        from indexer.generations import garbage_collect
+        from tinyseek.indexer.generations import garbage_collect
 
         _positive("--keep", args.keep)
         removed = garbage_collect(args.index_dir, args.keep)

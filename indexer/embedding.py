@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.encoder import Encoder
+from tinyseek.models.encoder import Encoder
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_TOKEN_BUDGET = 16_384

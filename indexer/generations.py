@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.lock import WriterLock
-from search.generation import (
+from tinyseek.indexer.lock import WriterLock
+from tinyseek.search.generation import (
     GENERATION_PATTERN,
     collect_garbage,
     current_generation,

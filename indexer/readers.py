@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from search.types import Product
+from tinyseek.search.types import Product
 
 FieldMapping = Mapping[str, tuple[str, ...]]
 

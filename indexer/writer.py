@@ -38,12 +38,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
-from indexer.embedding import BatchPolicy, embed_texts
-from indexer.lock import WriterLock
-from models.encoder import Encoder
-from search.bm25 import BM25Index
-from search.dense import DenseIndex, DenseParams
-from search.generation import (
+from tinyseek.indexer.embedding import BatchPolicy, embed_texts
+from tinyseek.indexer.lock import WriterLock
+from tinyseek.models.encoder import Encoder
+from tinyseek.search.bm25 import BM25Index
+from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.generation import (
     BM25_DIR,
     DENSE_FILE,
     DOCS_FILE,
@@ -53,8 +53,8 @@ from search.generation import (
     read_manifest,
     write_manifest,
 )
-from search.store import DocStore
-from search.types import Product
+from tinyseek.search.store import DocStore
+from tinyseek.search.types import Product
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class IndexWriter:
             gen_dir = current_generation(self.index_dir)
             manifest = read_manifest(gen_dir)
             if encoder is None:
-                from search.engine import encoder_for
+                from tinyseek.search.engine import encoder_for
 
                 encoder = encoder_for(gen_dir, manifest, threads)
             expected = manifest["encoder"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from models.encoder import Encoder, load_encoder
+from tinyseek.models.encoder import Encoder, load_encoder
 
 __all__ = ["Encoder", "load_encoder"]

@@ -26,11 +26,18 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from models.build import BuildConfig, Prepared, prepare, pruned_student, train, write_artifact
-from models.distill import embed_texts, pad_batch, progress
-from models.student import StudentEncoder
-from models.weak import CatalogStats, WeakSupervision, make_views, supervise
-from search.types import Product
+from tinyseek.models.build import (
+    BuildConfig,
+    Prepared,
+    prepare,
+    pruned_student,
+    train,
+    write_artifact,
+)
+from tinyseek.models.distill import embed_texts, pad_batch, progress
+from tinyseek.models.student import StudentEncoder
+from tinyseek.models.weak import CatalogStats, WeakSupervision, make_views, supervise
+from tinyseek.search.types import Product
 
 TUNING_PARTIAL = 1.0
 """BM25 weight of partial-word matches while tuning fusion on weak pairs (see tune_fusion)."""
@@ -55,14 +62,14 @@ class AdaptConfig:
 
 
 def read_products(catalog: Path) -> list[Product]:
-    from indexer.readers import read_catalog
+    from tinyseek.indexer.readers import read_catalog
 
     return [p for p in read_catalog(catalog) if isinstance(p, Product)]
 
 
 def bm25_searcher(products: Sequence[Product], work: Path) -> Any:
     """A function text, n -> top-n product indices, over a BM25 index of `products`."""
-    from search.bm25 import BM25Index
+    from tinyseek.search.bm25 import BM25Index
 
     index = BM25Index.create(work / "bm25")
     writer = index.writer()
@@ -257,11 +264,11 @@ def tune_fusion(
     show_progress: bool = True,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Best hybrid weights (nDCG@10) on held-out weak pairs, over an index of the catalog."""
-    from eval.beir import LabelledQuery, LabelledSet
-    from eval.tune_fusion import best_fusion, default_grid, encode_into_cache, score_grid
-    from indexer.build import build_index
-    from models.encoder import load_encoder
-    from search.engine import Engine
+    from tinyseek.eval.beir import LabelledQuery, LabelledSet
+    from tinyseek.eval.tune_fusion import best_fusion, default_grid, encode_into_cache, score_grid
+    from tinyseek.indexer.build import build_index
+    from tinyseek.models.encoder import load_encoder
+    from tinyseek.search.engine import Engine
 
     index_dir = work / "index"
     build_index(products, index_dir, load_encoder(artifact), progress=show_progress)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from models.encoder import batched, file_sha256
+from tinyseek.models.encoder import batched, file_sha256
 
 KIND = "tinyseek-encoder"
 FORMAT_VERSION = 1
@@ -76,7 +76,7 @@ def ensure_default_artifact(distill_on: Path | None = None) -> Path:
     with (target.parent / f"{target.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / MANIFEST).is_file():
-            from models.build import BuildConfig, build_artifact
+            from tinyseek.models.build import BuildConfig, build_artifact
 
             print(
                 f"building the default compact encoder once into {target} "

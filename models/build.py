@@ -20,7 +20,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from models.artifact import (
+from tinyseek.models.artifact import (
     BACKEND_FILES,
     FORMAT_VERSION,
     KIND,
@@ -31,7 +31,7 @@ from models.artifact import (
     file_sha256,
     load_artifact_encoder,
 )
-from models.distill import (
+from tinyseek.models.distill import (
     HOLDOUT_MODULUS,
     distill,
     distillation_texts,
@@ -39,9 +39,19 @@ from models.distill import (
     importance_scores,
     read_catalog,
 )
-from models.encoder import TEACHER_ID, directory_checksum, resolve_teacher_source, teacher_path
-from models.export import export_onnx, quantize_linear_int8, trace_torchscript, with_int8_embeddings
-from models.student import (
+from tinyseek.models.encoder import (
+    TEACHER_ID,
+    directory_checksum,
+    resolve_teacher_source,
+    teacher_path,
+)
+from tinyseek.models.export import (
+    export_onnx,
+    quantize_linear_int8,
+    trace_torchscript,
+    with_int8_embeddings,
+)
+from tinyseek.models.student import (
     Selection,
     StudentEncoder,
     build_student,
@@ -49,7 +59,12 @@ from models.student import (
     load_teacher_state,
     save_student,
 )
-from models.tokens import load_tokenizer, pruned_tokenizer_json, used_token_ids, vocabulary_to_keep
+from tinyseek.models.tokens import (
+    load_tokenizer,
+    pruned_tokenizer_json,
+    used_token_ids,
+    vocabulary_to_keep,
+)
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "sample_data" / "corpus.jsonl"
 

@@ -72,8 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _build_config(args: argparse.Namespace, distill_on: Path | None) -> Any:
-    from models.artifact import Backend
-    from models.build import BuildConfig
+    from tinyseek.models.artifact import Backend
+    from tinyseek.models.build import BuildConfig
 
     try:
         layers = tuple(int(x) for x in str(args.layers).split(",") if x.strip())
@@ -107,7 +107,7 @@ def _report(out: Path, started: float, keys: tuple[str, ...]) -> None:
 
 
 def build_model_command(args: argparse.Namespace) -> int:
-    from models.build import build_artifact
+    from tinyseek.models.build import build_artifact
 
     started = time.perf_counter()
     out = build_artifact(args.out, _build_config(args, args.distill_on))
@@ -116,7 +116,7 @@ def build_model_command(args: argparse.Namespace) -> int:
 
 
 def adapt_command(args: argparse.Namespace) -> int:
-    from models.adapt import AdaptConfig, adapt_artifact
+    from tinyseek.models.adapt import AdaptConfig, adapt_artifact
 
     config = AdaptConfig(
         views_per_product=args.views_per_product,

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from models.student import PAD_ID, Layer, StudentEncoder
+from tinyseek.models.student import PAD_ID, Layer, StudentEncoder
 
 HOLDOUT_MODULUS = 20
 CATEGORY_SEPARATORS = (">", "/", "|")

@@ -155,13 +155,13 @@ def load_encoder(spec: str | Path | None = None, threads: int | None = None) -> 
     - any other local directory or hub id: a sentence-transformers model in fp32.
     """
     if spec == COMPACT:
-        from models.artifact import ensure_default_artifact, load_artifact_encoder
+        from tinyseek.models.artifact import ensure_default_artifact, load_artifact_encoder
 
         return load_artifact_encoder(ensure_default_artifact(), threads=threads)
     if spec is not None and str(spec) not in TEACHER_ALIASES:
         path = Path(spec)
         if (path / "manifest.json").is_file():
-            from models.artifact import load_artifact_encoder
+            from tinyseek.models.artifact import load_artifact_encoder
 
             return load_artifact_encoder(path, threads=threads)
     return SentenceTransformerEncoder(spec, threads=threads)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from search.types import Product
+from tinyseek.search.types import Product
 
 POSITIVE, NEGATIVE, ABSTAIN = 1, 0, -1
 HELD_OUT_MODULUS = 10

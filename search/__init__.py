@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from search.engine import Engine
-from search.filters import Filters
-from search.types import FusionMethod, FusionWeights, Hit, Product, SearchMode
+from tinyseek.search.engine import Engine
+from tinyseek.search.filters import Filters
+from tinyseek.search.types import FusionMethod, FusionWeights, Hit, Product, SearchMode
 
 __all__ = ["Engine", "Filters", "FusionMethod", "FusionWeights", "Hit", "Product", "SearchMode"]

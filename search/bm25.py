@@ -13,8 +13,8 @@ from pathlib import Path
 
 import tantivy
 
-from search.filters import Filters, normalise_category
-from search.types import Product
+from tinyseek.search.filters import Filters, normalise_category
+from tinyseek.search.types import Product
 
 TEXT_FIELDS = ("title", "brand", "category", "attributes", "description")
 DEFAULT_BOOSTS: dict[str, float] = {

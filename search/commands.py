@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_search(args: argparse.Namespace) -> int:
     import json
 
-    from search.engine import Engine
+    from tinyseek.search.engine import Engine
 
     engine = Engine.open(args.index_dir)
     started = time.perf_counter()

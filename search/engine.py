@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from models.encoder import Encoder, load_encoder
-from search.bm25 import BM25Index, query_tokens
-from search.cache import QueryCache
-from search.dense import DenseIndex, DenseParams
-from search.filters import FilterColumns, Filters
-from search.fusion import fuse_convex, fuse_rrf
-from search.generation import (
+from tinyseek.models.encoder import Encoder, load_encoder
+from tinyseek.search.bm25 import BM25Index, query_tokens
+from tinyseek.search.cache import QueryCache
+from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.filters import FilterColumns, Filters
+from tinyseek.search.fusion import fuse_convex, fuse_rrf
+from tinyseek.search.generation import (
     BM25_DIR,
     CURRENT,
     DENSE_FILE,
@@ -30,9 +30,9 @@ from search.generation import (
     current_generation,
     read_manifest,
 )
-from search.spelling import Speller
-from search.store import DocStore
-from search.types import FusionMethod, FusionWeights, Hit, SearchMode
+from tinyseek.search.spelling import Speller
+from tinyseek.search.store import DocStore
+from tinyseek.search.types import FusionMethod, FusionWeights, Hit, SearchMode
 
 MAX_QUERY_CHARS = 10_000
 DEFAULT_CANDIDATES = 100

@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 
 from symspellpy import SymSpell, Verbosity
 
-from search.bm25 import WORD, words
-from search.types import Product
+from tinyseek.search.bm25 import WORD, words
+from tinyseek.search.types import Product
 
 MIN_LENGTH = 4
 LONG_WORD = 8

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from search.filters import FilterColumns, normalise_category
-from search.spelling import count_terms
-from search.types import Product
+from tinyseek.search.filters import FilterColumns, normalise_category
+from tinyseek.search.spelling import count_terms
+from tinyseek.search.types import Product
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (

@@ -20,14 +20,14 @@ HOMEDEPOT = Path(os.environ.get("TINYSEEK_HOMEDEPOT", REPO.parent / "shared/data
 
 @pytest.fixture(scope="session")
 def teacher():  # type: ignore[no-untyped-def]
-    from models.encoder import load_encoder
+    from tinyseek.models.encoder import load_encoder
 
     return load_encoder("teacher")
 
 
 @pytest.fixture(scope="session")
 def sample_products() -> list:  # type: ignore[type-arg]
-    from indexer.readers import Reject, read_catalog
+    from tinyseek.indexer.readers import Reject, read_catalog
 
     items = list(read_catalog(SAMPLE / "corpus.jsonl"))
     assert not [i for i in items if isinstance(i, Reject)], "the sample catalog has bad rows"
@@ -36,7 +36,7 @@ def sample_products() -> list:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, teacher, sample_products) -> Path:  # type: ignore[no-untyped-def]
-    from indexer.build import build_index
+    from tinyseek.indexer.build import build_index
 
     out = tmp_path_factory.mktemp("sample-index")
     build_index(sample_products, out, teacher)
@@ -45,7 +45,7 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, teacher, sample_produ
 
 @pytest.fixture(scope="session")
 def sample_engine(sample_index: Path, teacher):  # type: ignore[no-untyped-def]
-    from search import Engine
+    from tinyseek.search import Engine
 
     return Engine.open(sample_index, encoder=teacher)
 
@@ -71,7 +71,7 @@ PRODUCTS = [
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     import torch
 
-    from models.build import BuildConfig, prepare, pruned_student, train, write_artifact
+    from tinyseek.models.build import BuildConfig, prepare, pruned_student, train, write_artifact
 
     root = tmp_path_factory.mktemp("tiny")
     catalog = root / "catalog.jsonl"

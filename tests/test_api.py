@@ -39,7 +39,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def api_products() -> list[Any]:
-    from indexer.readers import Reject, read_catalog
+    from tinyseek.indexer.readers import Reject, read_catalog
 
     items = [p for p in read_catalog(SAMPLE / "corpus.jsonl") if not isinstance(p, Reject)]
     return items[:SUBSET]
@@ -49,7 +49,7 @@ def api_products() -> list[Any]:
 def api_index(
     tmp_path_factory: pytest.TempPathFactory, teacher: Any, api_products: list[Any]
 ) -> Path:
-    from indexer.build import build_index
+    from tinyseek.indexer.build import build_index
 
     out = tmp_path_factory.mktemp("api-index")
     build_index(api_products, out, teacher)
@@ -342,7 +342,7 @@ def test_invalid_products_refused(client: httpx.Client) -> None:
 def test_write_refused_while_another_writer_holds_the_index(
     client: httpx.Client, api_index: Path
 ) -> None:
-    from indexer.lock import WriterLock
+    from tinyseek.indexer.lock import WriterLock
 
     lock = WriterLock(api_index)
     lock.acquire()
@@ -359,7 +359,7 @@ def test_write_refused_while_another_writer_holds_the_index(
 def test_writes_disabled_without_a_configured_key(api_index: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from api import Settings, create_app
+    from tinyseek.api import Settings, create_app
 
     app = create_app(Settings(index_dir=api_index, api_key=None))
     local = TestClient(app)  # no lifespan, so no index load: the key check comes first
@@ -375,8 +375,8 @@ def test_writes_disabled_without_a_configured_key(api_index: Path) -> None:
 def test_new_generation_picked_up_without_failed_requests(
     client: httpx.Client, api_index: Path, api_products: list[Any], teacher: Any, server: str
 ) -> None:
-    from indexer.build import build_index
-    from search.types import Product
+    from tinyseek.indexer.build import build_index
+    from tinyseek.search.types import Product
 
     before = client.get("/readyz").json()["generation"]
     failures: list[str] = []

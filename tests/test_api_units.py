@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.batching import MicroBatchingEncoder
-from api.settings import Settings
+from tinyseek.api.batching import MicroBatchingEncoder
+from tinyseek.api.settings import Settings
 
 
 class SlowFakeEncoder:

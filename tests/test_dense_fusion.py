@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.dense import DenseIndex, DenseParams
-from search.fusion import fuse_convex, fuse_rrf
+from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.fusion import fuse_convex, fuse_rrf
 
 
 def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:

@@ -48,7 +48,7 @@ def test_readme_command_line_examples_run(in_scratch_dir: Path, compact_home: Pa
     assert len(commands) >= 3
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TINYSEEK_HOME": str(compact_home)}
     for command in commands:
-        argv = [sys.executable, "-m", "search.cli", *shlex.split(command)[1:]]
+        argv = [sys.executable, "-m", "tinyseek.cli", *shlex.split(command)[1:]]
         result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
         assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
         if " search " in f" {command} ":

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from eval.beir import load_sample
-from eval.metrics import ndcg_at_k
-from search import Engine, Filters, Product
 from tests.conftest import SAMPLE
+from tinyseek.eval.beir import load_sample
+from tinyseek.eval.metrics import ndcg_at_k
+from tinyseek.search import Engine, Filters, Product
 
 FILTER_CASES: list[dict[str, Any]] = [
     {"category": "Furniture"},
@@ -234,9 +234,9 @@ def test_open_reports_a_wrong_layout(tmp_path: Path) -> None:
 
 
 def test_index_level_fusion_weights_are_the_engine_default(tmp_path: Path) -> None:
-    from indexer.build import build_index
-    from indexer.cli import _parse_fusion
     from tests.test_indexer_support import HashingEncoder, make_products
+    from tinyseek.indexer.build import build_index
+    from tinyseek.indexer.cli import _parse_fusion
 
     weights = _parse_fusion('{"method": "convex", "bm25": 0.7, "dense": 0.3, "partial": 1}')
     assert weights is not None

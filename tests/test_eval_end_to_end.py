@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from eval.metrics import metric_names
-from search.cli import main
+from tinyseek.cli import main
+from tinyseek.eval.metrics import metric_names
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory, teacher: Any) -> Path:
     """The sample index, built once through the harness's cache."""
-    from eval.index_cache import ensure_index
+    from tinyseek.eval.index_cache import ensure_index
 
     cache = tmp_path_factory.mktemp("eval-cache")
     ensure_index(SAMPLE / "corpus.jsonl", "sample", teacher, "teacher", cache, progress=False)
@@ -39,7 +39,7 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pat
 
 
 def test_index_cache_is_reused(cache_dir: Path, teacher: Any) -> None:
-    from eval.index_cache import KEY_FILE, ensure_index
+    from tinyseek.eval.index_cache import KEY_FILE, ensure_index
 
     [built] = [p for p in cache_dir.iterdir() if p.is_dir()]
     stamp = (built / KEY_FILE).stat().st_mtime_ns

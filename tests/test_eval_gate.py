@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from eval.beir import load_beir
-from eval.cli import parse_weights
-from eval.datasets import resolve_dataset
-from eval.gate import EXIT_INCOMPARABLE, EXIT_PASS, EXIT_REGRESSION, compare_reports
-from search.cli import main
+from tinyseek.cli import main
+from tinyseek.eval.beir import load_beir
+from tinyseek.eval.cli import parse_weights
+from tinyseek.eval.datasets import resolve_dataset
+from tinyseek.eval.gate import EXIT_INCOMPARABLE, EXIT_PASS, EXIT_REGRESSION, compare_reports
 
 
 def write_beir(root: Path, split: str = "test") -> Path:

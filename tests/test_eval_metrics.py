@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from eval.metrics import (
+from tinyseek.eval.metrics import (
     average_precision,
     evaluate_ranking,
     f1_at_k,
@@ -18,7 +18,7 @@ from eval.metrics import (
     recall_at_k,
     relevant_set,
 )
-from eval.runner import percentile
+from tinyseek.eval.runner import percentile
 
 RANKED = ["a", "x", "b", "y", "c"]
 QRELS = {"a": 2.0, "b": 1.0, "c": 1.0, "d": 2.0, "z": 0.0}

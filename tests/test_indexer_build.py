@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import indexer.build as build_module
-from indexer import (
+import tinyseek.indexer.build as build_module
+from tests.test_indexer_support import HashingEncoder, make_products, write_jsonl
+from tinyseek.indexer import (
     CheckpointMismatchError,
     NoProductsError,
     WriterLockedError,
@@ -24,18 +25,17 @@ from indexer import (
     garbage_collect,
     rollback,
 )
-from indexer.checkpoint import Checkpoint
-from indexer.embedding import BatchPolicy, approx_tokens, embed_texts, plan_batches
-from indexer.lock import WriterLock
-from search.engine import Engine
-from search.generation import (
+from tinyseek.indexer.checkpoint import Checkpoint
+from tinyseek.indexer.embedding import BatchPolicy, approx_tokens, embed_texts, plan_batches
+from tinyseek.indexer.lock import WriterLock
+from tinyseek.search.engine import Engine
+from tinyseek.search.generation import (
     CURRENT,
     current_generation,
     list_generations,
     read_manifest,
     verify_generation,
 )
-from tests.test_indexer_support import HashingEncoder, make_products, write_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = ("oak chair", "cordless drill", "brass lamp", "blue rug", "vintage mirror", "model P17")
@@ -179,10 +179,11 @@ def test_resume_refuses_another_catalog_or_encoder(
 def test_resume_after_kill_9(tmp_path: Path, catalog: Path, clean: list) -> None:
     out = tmp_path / "idx"
     script = (
-        "import sys; from indexer import build_catalog; "
+        "import sys; from tinyseek.indexer import build_catalog; "
+        "from tinyseek.indexer.embedding import BatchPolicy; "
         "from tests.test_indexer_support import HashingEncoder; "
         "build_catalog(sys.argv[1], sys.argv[2], HashingEncoder(delay=0.05), "
-        "checkpoint_rows=20, policy=__import__('indexer.embedding').embedding.BatchPolicy(5))"
+        "checkpoint_rows=20, policy=BatchPolicy(5))"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(catalog), str(out)], cwd=REPO)
     progress = out / ".checkpoint" / "progress.json"
@@ -298,11 +299,11 @@ def run_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str, str]:
     """`tinyseek ARGS` in this process, with the hashing encoder standing in for any --encoder."""
-    import models.encoder
-    import search.engine
-    from indexer import cli
+    import tinyseek.models.encoder
+    import tinyseek.search.engine
+    from tinyseek.indexer import cli
 
-    for module in (models.encoder, search.engine):
+    for module in (tinyseek.models.encoder, tinyseek.search.engine):
         monkeypatch.setattr(module, "load_encoder", lambda *a, **k: HashingEncoder())
     parser = __import__("argparse").ArgumentParser(prog="tinyseek")
     cli.register(parser.add_subparsers(dest="command", required=True))

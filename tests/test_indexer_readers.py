@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from indexer.readers import (
+from tinyseek.indexer.readers import (
     Reject,
     count_rows,
     detect_encoding,
     parse_mapping,
     read_catalog,
 )
-from search.types import Product
+from tinyseek.search.types import Product
 
 
 def split(items: list[Product | Reject]) -> tuple[list[Product], list[Reject]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.types import Product
+from tinyseek.search.types import Product
 
 _WORD = re.compile(r"[^\W_]+")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer import IndexWriter, WriterLockedError, build_index, compact
-from search.engine import Engine
-from search.generation import current_generation, read_manifest, verify_generation
-from search.store import DocStore
-from search.types import Product
 from tests.test_indexer_support import HashingEncoder, make_products
+from tinyseek.indexer import IndexWriter, WriterLockedError, build_index, compact
+from tinyseek.search.engine import Engine
+from tinyseek.search.generation import current_generation, read_manifest, verify_generation
+from tinyseek.search.store import DocStore
+from tinyseek.search.types import Product
 
 MODES = ("bm25", "dense", "hybrid")
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.artifact import ArtifactEncoder, load_artifact_encoder, read_manifest
-from models.distill import pad_batch
-from models.encoder import Encoder, load_encoder
-from models.export import quantize_linear_int8, trace_torchscript, with_int8_embeddings
 from tests.conftest import PRODUCTS
+from tinyseek.models.artifact import ArtifactEncoder, load_artifact_encoder, read_manifest
+from tinyseek.models.distill import pad_batch
+from tinyseek.models.encoder import Encoder, load_encoder
+from tinyseek.models.export import quantize_linear_int8, trace_torchscript, with_int8_embeddings
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTS = ["cordless drill 18v", "Shaker Oak Vanity with Marble Top, 36 in."]
@@ -147,8 +147,8 @@ def test_unknown_backend(tiny: dict[str, object]) -> None:
 def test_query_path_does_not_import_transformers(tiny: dict[str, object], backend: str) -> None:
     code = (
         "import sys\n"
-        "from models import load_encoder\n"
-        "from models.artifact import load_artifact_encoder\n"
+        "from tinyseek.models import load_encoder\n"
+        "from tinyseek.models.artifact import load_artifact_encoder\n"
         f"enc = load_artifact_encoder(sys.argv[1], threads=1, backend={backend!r})\n"
         "v = enc.encode_queries(['cordless drill'])\n"
         "assert v.shape == (1, 384), v.shape\n"
@@ -171,7 +171,7 @@ def test_query_path_does_not_import_transformers(tiny: dict[str, object], backen
 def test_default_artifact_dir_reused(
     tiny: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.artifact import default_artifact_dir, ensure_default_artifact
+    from tinyseek.models.artifact import default_artifact_dir, ensure_default_artifact
 
     monkeypatch.setenv("TINYSEEK_HOME", str(tmp_path))
     assert default_artifact_dir() == tmp_path / "encoder-default"
@@ -181,7 +181,7 @@ def test_default_artifact_dir_reused(
 
 def test_student_reimplementation_matches_teacher(tiny: dict[str, object]) -> None:
     """The plain-torch BERT with every unit kept reproduces sentence-transformers exactly."""
-    from models.encoder import SentenceTransformerEncoder
+    from tinyseek.models.encoder import SentenceTransformerEncoder
 
     prep = tiny["prep"]
     teacher = prep.teacher  # type: ignore[attr-defined]
@@ -196,8 +196,8 @@ def test_student_reimplementation_matches_teacher(tiny: dict[str, object]) -> No
 def test_index_built_with_an_artifact_reopens_with_its_bundled_encoder(
     tiny: dict[str, object], tmp_path: Path
 ) -> None:
-    from indexer.build import build_index
-    from search import Engine, Product
+    from tinyseek.indexer.build import build_index
+    from tinyseek.search import Engine, Product
 
     encoder = load_artifact_encoder(Path(str(tiny["path"])))
     products = [
@@ -215,7 +215,7 @@ def test_index_built_with_an_artifact_reopens_with_its_bundled_encoder(
 def test_verify_model_command_reports_fidelity_and_retained_quality(
     tiny: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from search.cli import main
+    from tinyseek.cli import main
 
     code = main(["verify-model", str(tiny["path"]), "--json", "--homedepot", "/nonexistent"])
     assert code == 0

@@ -6,9 +6,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from search import Engine, Product
-from search.spelling import Speller, count_terms
-from search.store import DocStore
+from tinyseek.search import Engine, Product
+from tinyseek.search.spelling import Speller, count_terms
+from tinyseek.search.store import DocStore
 
 VOCABULARY = {
     "toilet": 40,

@@ -1,9 +1,8 @@
 """`tinyseek` command line: one subcommand family per package, registered lazily.
 
-This is the entry point at the top of the dependency graph; it is the only module
-outside `api`/`eval` that reaches them, and only to register their subcommands.
-Each `<package>.cli` module keeps heavy imports inside its command functions so
-`tinyseek --help` stays fast.
+This is the entry point at the top of the dependency graph, the only module that
+reaches every package, and only to register their subcommands. Each package's CLI
+module keeps heavy imports inside its command functions so `tinyseek --help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = (
-    "search.commands",
-    "indexer.cli",
-    "models.cli",
-    "api.cli",
-    "eval.cli",
-    "eval.verify_model",
+    "tinyseek.search.commands",
+    "tinyseek.indexer.cli",
+    "tinyseek.models.cli",
+    "tinyseek.api.cli",
+    "tinyseek.eval.cli",
+    "tinyseek.eval.verify_model",
 )
 
 
