@@ -1,4 +1,5 @@
-# The README's two commands: `make demo` (install, build, index, serve) and `make test`.
+# The README's two commands: `make demo` (install, build the default encoder once, index,
+# serve) and `make test`. `.[dev]` includes the train extra that builds the encoder.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,8 @@ $(BIN)/tinyseek: pyproject.toml
 install: $(BIN)/tinyseek
 
 demo: install
-	$(BIN)/tinyseek demo --port $(PORT)
+	$(BIN)/tinyseek build-model --default
+	$(BIN)/tinyseek demo --catalog sample_data/corpus.jsonl --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
 from tinyseek.api.metrics import ServiceMetrics
 from tinyseek.api.middleware import ServiceMiddleware
@@ -470,7 +471,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     app = FastAPI(
         title="tinyseek",
-        version="0.1.0",
+        version=__version__,
         description="Hybrid BM25 + dense product search. Writes need the X-API-Key header.",
         lifespan=lifespan,
     )

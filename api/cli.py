@@ -1,6 +1,6 @@
 """`tinyseek serve` and `tinyseek demo`: run the HTTP service with uvicorn.
 
-Heavy imports (torch, FAISS, FastAPI) happen inside the commands, after the
+Heavy imports (FAISS, ONNX Runtime, FastAPI) happen inside the commands, after the
 thread environment is set: OpenMP and MKL read OMP_NUM_THREADS once, at load.
 """
 
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_CATALOG = REPO_ROOT / "sample_data" / "corpus.jsonl"
+from tinyseek.settings import encoder_threads, home_dir, pin_thread_pools
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _server_options(demo)
     demo.add_argument("--encoder", default=None, help="encoder spec (default: the default one)")
-    demo.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog to index (jsonl)")
+    demo.add_argument(
+        "--catalog", default=None, help="catalog to index (default: the packaged sample catalog)"
+    )
     demo.add_argument("--rebuild", action="store_true", help="rebuild the demo index")
     demo.set_defaults(func=run_demo)
 
@@ -53,15 +57,11 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 def _pin_threads(threads: int) -> None:
     """Set before torch / FAISS are imported; a later change would not reach OpenMP."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    pin_thread_pools(threads)
     # faiss may already be loaded (the `search` package imports it); its pool is set by
     # faiss.omp_set_num_threads at startup. torch must not be loaded yet.
-    loaded = [m for m in ("torch",) if m in sys.modules]
-    if loaded:
-        print(f"warning: {', '.join(loaded)} already imported; OMP_NUM_THREADS may not apply",
-              file=sys.stderr)  # fmt: skip
+    if "torch" in sys.modules:
+        log.warning("torch already imported; OMP_NUM_THREADS may not apply")
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def serve(
     index_dir: Path, args: argparse.Namespace, encoder: str | None = None, pinned: bool = False
 ) -> int:
     if not pinned:
-        _pin_threads(args.threads or int(os.environ.get("TINYSEEK_TORCH_THREADS", "1")))
+        _pin_threads(args.threads or encoder_threads())
     import uvicorn
 
     from tinyseek.api.settings import Settings
@@ -142,17 +142,12 @@ def run_serve(args: argparse.Namespace) -> int:
     return serve(index_dir, args)
 
 
-def demo_home() -> Path:
-    home = os.environ.get("TINYSEEK_HOME")
-    return Path(home) if home else Path.home() / ".cache" / "tinyseek"
-
-
 def demo_index_dir(encoder: str | None) -> Path:
     """One demo index per encoder spec, so switching encoders never mixes vectors."""
     if encoder is None:
-        return demo_home() / "demo-index"
+        return home_dir() / "demo-index"
     digest = hashlib.sha256(encoder.encode()).hexdigest()[:10]
-    return demo_home() / f"demo-index-{digest}"
+    return home_dir() / f"demo-index-{digest}"
 
 
 def build_demo_index(catalog: Path, index_dir: Path, encoder_spec: str | None) -> None:
@@ -167,13 +162,17 @@ def build_demo_index(catalog: Path, index_dir: Path, encoder_spec: str | None) -
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from tinyseek.models.encoder import COMPACT, check_encoder_spec
+    from tinyseek.resources import sample_catalog
+
     threads = args.threads or 1
     _pin_threads(threads)
-    catalog = Path(args.catalog)
+    catalog = Path(args.catalog) if args.catalog else sample_catalog()
     index_dir = demo_index_dir(args.encoder)
     if args.rebuild or not (index_dir / "CURRENT").is_file():
         if not catalog.is_file():
             raise FileNotFoundError(f"demo catalog not found: {catalog}")
+        check_encoder_spec(args.encoder or COMPACT)
         print(f"building the demo index of {catalog} in {index_dir} ...", flush=True)
         build_demo_index(catalog, index_dir, args.encoder)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

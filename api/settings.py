@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tinyseek.settings import encoder_threads
+
 MAX_QUERY_CHARS = 512
 MAX_K = 100
 MAX_OFFSET = 1000
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="request body limit")
     max_batch_docs: int = Field(default=1000, ge=1, description="products per upsert request")
     cache_size: int = Field(default=4096, ge=0, description="query embedding LRU size; 0 = off")
-    torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads")
+    torch_threads: int = Field(
+        default_factory=encoder_threads, ge=1, description="encoder intra-op threads (default 1)"
+    )
     faiss_threads: int = Field(default=1, ge=1, description="FAISS OpenMP threads")
     request_threads: int = Field(
         default=4, ge=1, le=256, description="threads running blocking endpoints (searches)"

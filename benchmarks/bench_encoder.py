@@ -87,13 +87,13 @@ def main() -> int:
     import torch
 
     from tinyseek.eval.beir import load_homedepot, load_sample
-    from tinyseek.eval.verify_model import TeacherVectors, dense_ndcg, read_corpus
     from tinyseek.models.artifact import load_artifact_encoder
-    from tinyseek.models.build import l1_prune, load_teacher
-    from tinyseek.models.distill import embed_texts, pad_batch
-    from tinyseek.models.encoder import SentenceTransformerEncoder, teacher_path
-    from tinyseek.models.export import export_onnx, with_int8_embeddings
-    from tinyseek.models.student import Selection, StudentEncoder, build_student, load_student
+    from tinyseek.models.torch_backends import SentenceTransformerEncoder, teacher_path
+    from tinyseek.training.build import l1_prune, load_teacher
+    from tinyseek.training.distill import embed_texts, pad_batch
+    from tinyseek.training.export import export_onnx, with_int8_embeddings
+    from tinyseek.training.student import Selection, StudentEncoder, build_student, load_student
+    from tinyseek.training.verify_model import TeacherVectors, dense_ndcg, read_corpus
 
     has_hd = (args.homedepot / "corpus.jsonl").is_file()
     labels = load_homedepot(args.homedepot) if has_hd else load_sample(args.labels)
@@ -158,7 +158,7 @@ def main() -> int:
         cfg = distilled.config
         # the same structure before distillation: identical selection is not stored, so
         # re-select by importance on the catalog titles (what build-model does)
-        from tinyseek.models.build import BuildConfig, select_units
+        from tinyseek.training.build import BuildConfig, select_units
 
         manifest = json.loads((args.artifact / "manifest.json").read_text())
         pr = manifest["pruning"]

@@ -34,11 +34,11 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from tinyseek.checksums import file_sha256
 from tinyseek.eval.beir import LabelledQuery, LabelledSet
 from tinyseek.eval.datasets import resolve_dataset
 from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
 from tinyseek.eval.runner import latency_summary
-from tinyseek.models.encoder import file_sha256
 
 DEPTH = 100
 FILTER_DEPTH = 2000
@@ -115,9 +115,8 @@ class PlainDense:
         import faiss
         from sentence_transformers import SentenceTransformer
 
-        from tinyseek.models.encoder import (
-            teacher_path,  # the offline copy of the same public model
-        )
+        # the offline copy of the same public model
+        from tinyseek.models.torch_backends import teacher_path
 
         self.model = SentenceTransformer(str(teacher_path()), device="cpu")
         cache.mkdir(parents=True, exist_ok=True)

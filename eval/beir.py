@@ -86,8 +86,12 @@ def load_beir(
     return LabelledSet(root.name, corpus, queries, relevance_threshold)
 
 
-def load_sample(root: str | Path = "sample_data") -> LabelledSet:
-    """The project's sample labels: grades 0-2, relevant means grade >= 1."""
+def load_sample(root: str | Path | None = None) -> LabelledSet:
+    """The project's sample labels (default: the packaged sample data): grades 0-2, relevant
+    means grade >= 1."""
+    from tinyseek.resources import sample_data_dir
+
+    root = sample_data_dir() if root is None else root
     return load_beir(root, split="test", gain_offset=0.0, relevance_threshold=1.0)
 
 

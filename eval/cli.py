@@ -1,13 +1,22 @@
-"""`tinyseek eval`: score labelled queries, write a report, gate against a baseline.
+"""`tinyseek eval`, `tinyseek eval-gate` and `tinyseek tune-fusion`: score labelled queries,
+write a report, gate against a baseline, sweep hybrid fusion weights.
 
-Heavy imports stay inside `run_eval` so `tinyseek --help` stays fast.
+Heavy imports stay inside the command functions so `tinyseek --help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+DATASET_HELP = (
+    "'sample' (the packaged sample data), 'homedepot' ($TINYSEEK_DATA/homedepot, "
+    "$TINYSEEK_HOMEDEPOT or ../shared/data/homedepot), or a BEIR folder (corpus.jsonl, "
+    "queries.jsonl, qrels/SPLIT.tsv)"
+)
 
 MODES = ("bm25", "dense", "hybrid")
 
@@ -44,11 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "F1@k or nDCG@k, 4 when nothing is comparable)."
         ),
     )
-    parser.add_argument(
-        "dataset",
-        help="'sample' (sample_data/), 'homedepot' (../shared/data/homedepot or "
-        "$TINYSEEK_HOMEDEPOT), or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)",
-    )
+    parser.add_argument("dataset", help=DATASET_HELP)
     parser.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated modes")
     parser.add_argument(
         "--encoders",
@@ -91,16 +96,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--promote-to", default=None, help="copy REPORT here when the gate passes")
     gate.set_defaults(func=run_gate)
 
+    tune = sub.add_parser(
+        "tune-fusion",
+        help="score a grid of hybrid fusion settings on labelled queries (tune on dev splits)",
+        description="Every setting runs every query through Engine.search (top 100), so what "
+        "is scored is what the engine serves; prints a table and the best hybrid setting.",
+    )
+    tune.add_argument("dataset", help=DATASET_HELP)
+    tune.add_argument("--encoder", default="teacher", help="encoder spec (default teacher)")
+    tune.add_argument("--split", default=None, help="qrels split (default: test; dev for HD)")
+    tune.add_argument("--limit-queries", type=int, default=None, help="first N queries only")
+    tune.add_argument("--cache-dir", default=None, help="index cache (<home>/eval)")
+    tune.add_argument("--threads", type=int, default=None, help="encoder threads")
+    tune.add_argument("--json", default=None, help="also write the results here")
+    tune.add_argument(
+        "--partial",
+        type=float,
+        action="append",
+        default=[],
+        help="also try this BM25 partial-match weight (repeatable)",
+    )
+    tune.set_defaults(func=run_tune_fusion)
+
 
 def run_eval(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
+    from tinyseek.checksums import file_sha256
     from tinyseek.eval.datasets import resolve_dataset
     from tinyseek.eval.gate import load_report
     from tinyseek.eval.report import REPORT_FILE, build_report, markdown_table, write_report
     from tinyseek.eval.runner import run_evaluation
-    from tinyseek.models.encoder import file_sha256
+    from tinyseek.models.encoder import check_encoder_spec
 
     modes = _csv(args.modes)
     bad = [m for m in modes if m not in MODES]
@@ -109,6 +137,8 @@ def run_eval(args: argparse.Namespace) -> int:
     encoders = _csv(args.encoders)
     if not encoders:
         raise ValueError("--encoders is empty")
+    for encoder_spec in encoders:
+        check_encoder_spec(encoder_spec)
     if args.k < 1:
         raise ValueError(f"--k must be >= 1, got {args.k}")
     weights = parse_weights(args.weights)
@@ -122,10 +152,13 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"{spec.root}: no labelled queries with a positive gain")
     progress = not args.quiet
     if progress:
-        print(
-            f"{spec.name}/{spec.split}: {len(labelled.queries)} queries; modes {modes}; "
-            f"encoders {encoders}",
-            file=sys.stderr,
+        log.info(
+            "%s/%s: %d queries; modes %s; encoders %s",
+            spec.name,
+            spec.split,
+            len(labelled.queries),
+            modes,
+            encoders,
         )
     results = run_evaluation(
         labelled,
@@ -196,3 +229,48 @@ def run_gate(args: argparse.Namespace) -> int:
     report = load_report(args.report)
     baseline = load_report(args.baseline)
     return judge(args.report, report, baseline, args.tolerance, args.promote_to)
+
+
+def run_tune_fusion(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from tinyseek.eval.datasets import resolve_dataset
+    from tinyseek.eval.index_cache import ensure_index
+    from tinyseek.eval.tune_fusion import (
+        best_fusion,
+        default_grid,
+        encode_into_cache,
+        score_grid,
+        table,
+    )
+    from tinyseek.models.encoder import check_encoder_spec, load_encoder
+    from tinyseek.search.engine import Engine
+
+    check_encoder_spec(args.encoder)
+    spec = resolve_dataset(args.dataset, args.split)
+    labelled = spec.load()
+    if args.limit_queries:
+        labelled = labelled.head(args.limit_queries)
+    encoder = load_encoder(args.encoder, threads=args.threads)
+    cache = Path(args.cache_dir) if args.cache_dir else None
+    index_dir = ensure_index(labelled.corpus_path, labelled.name, encoder, args.encoder, cache)
+    engine = Engine.open(index_dir, encoder=encoder, cache_size=len(labelled.queries) + 16)
+    log.info(
+        "%s/%s: %d queries, encoder %s, dense index %s",
+        spec.name,
+        spec.split,
+        len(labelled.queries),
+        encoder.name,
+        engine.generation.dense.kind,
+    )
+    encode_into_cache(engine, labelled)
+    results = score_grid(engine, labelled, default_grid(partials=args.partial))
+    print(table(results))
+    best = best_fusion(results)
+    print(f"\nbest hybrid by nDCG@10: {best} ({results[best]['ndcg@10']:.4f})")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"dataset": spec.name, "split": spec.split, "results": results}, indent=2)
+        )
+    return 0

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyseek.eval.beir import LabelledSet, load_beir
+from tinyseek.resources import sample_data_dir
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV = "TINYSEEK_DATA"
+"""A folder holding the named datasets (homedepot/, ...)."""
 HOMEDEPOT_ENV = "TINYSEEK_HOMEDEPOT"
+"""The Home Depot folder itself (wins over $TINYSEEK_DATA)."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,16 @@ class DatasetSpec:
         )
 
 
+def data_root() -> Path:
+    """Where named datasets live: $TINYSEEK_DATA, else ../shared/data from the current
+    directory (a checkout beside the shared data)."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else Path("..") / "shared" / "data"
+
+
 def homedepot_root() -> Path:
     env = os.environ.get(HOMEDEPOT_ENV)
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "homedepot"
+    return Path(env).expanduser() if env else data_root() / "homedepot"
 
 
 def resolve_dataset(
@@ -50,17 +60,18 @@ def resolve_dataset(
     gain_offset: float | None = None,
     relevance_threshold: float | None = None,
 ) -> DatasetSpec:
-    """`sample` (sample_data/, split test, grades 0-2, relevant >= 1), `homedepot` (split dev,
-    gain = score - 1, relevant = score >= 2.5), or a BEIR folder (split test, gain = score,
-    relevant >= 1). Explicit arguments override the convention.
+    """`sample` (the packaged sample data, split test, grades 0-2, relevant >= 1),
+    `homedepot` (split dev, gain = score - 1, relevant = score >= 2.5), or a BEIR folder
+    (split test, gain = score, relevant >= 1). Explicit arguments override the convention.
     """
     if dataset == "sample":
-        name, root, defaults = "sample", REPO_ROOT / "sample_data", ("test", 0.0, 1.0)
+        name, root, defaults = "sample", sample_data_dir(), ("test", 0.0, 1.0)
     elif dataset == "homedepot":
         root = homedepot_root()
         if not root.is_dir():
             raise FileNotFoundError(
-                f"Home Depot data not found at {root}; set ${HOMEDEPOT_ENV} to its folder"
+                f"Home Depot data not found at {root}; set ${DATA_ENV} to the folder that "
+                f"holds homedepot/ (or ${HOMEDEPOT_ENV} to the homedepot folder itself)"
             )
         name, defaults = "homedepot", ("dev", 1.0, 1.5)
     else:

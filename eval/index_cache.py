@@ -9,27 +9,30 @@ keeps two processes from building the same index at once.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tinyseek.models.encoder import Encoder, file_sha256
+from filelock import FileLock
+
+from tinyseek.checksums import file_sha256
+from tinyseek.models.encoder import Encoder
+from tinyseek.settings import home_dir
+
+log = logging.getLogger(__name__)
 
 KEY_FILE = "eval-key.json"
 
 
 def default_cache_root() -> Path:
+    """$TINYSEEK_EVAL_CACHE, else <home>/eval (see `tinyseek.settings.home_dir`)."""
     env = os.environ.get("TINYSEEK_EVAL_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tinyseek" / "eval"
+    return Path(env) if env else home_dir() / "eval"
 
 
 def encoder_fingerprint(encoder: Encoder, spec: str) -> str:
@@ -83,8 +86,7 @@ def ensure_index(
     cache_root.mkdir(parents=True, exist_ok=True)
     key = cache_key(file_sha256(corpus_path), encoder_fingerprint(encoder, encoder_spec))
     target = index_dir_for(cache_root, dataset, key)
-    with (cache_root / f".{target.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(cache_root / f".{target.name}.lock"):
         key_file = target / KEY_FILE
         if key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")) == key:
             return target
@@ -100,14 +102,11 @@ def ensure_index(
                 else:
                     yield item
 
-        if progress:
-            print(f"building index {target} ({encoder.name})", file=sys.stderr)
+        log.info("building index %s (%s)", target, encoder.name)
         stats = build_index(products(), target, encoder, progress=progress)
-        if progress:
-            print(
-                f"indexed {stats.products} products ({rejects} rejected) in {stats.seconds:.0f} s",
-                file=sys.stderr,
-            )
+        log.info(
+            "indexed %d products (%d rejected) in %.0f s", stats.products, rejects, stats.seconds
+        )
         tmp = key_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(key, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, key_file)

@@ -1,7 +1,9 @@
 """Evaluation reports: JSON for machines, Markdown for people, PNG plots.
 
 Files written into the output directory:
-  report.json       run context (dataset, split, commit, machine, timestamp) + per-config summary
+  report.json       run context (dataset, split, tinyseek version, the git commit of the
+                    current directory when it is a checkout, machine, timestamp) + per-config
+                    summary
   report.md         the same as a table
   per_query.jsonl   one row per (configuration, query): metrics, latency, top-k ids
   quality_latency.png, per_query_ndcg.png   (when matplotlib is installed)
@@ -19,7 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tinyseek.eval.datasets import REPO_ROOT, DatasetSpec
+from tinyseek import __version__
+from tinyseek.eval.datasets import DatasetSpec
 from tinyseek.eval.metrics import metric_names
 from tinyseek.eval.runner import DEEP_K, ConfigResult
 
@@ -31,8 +34,10 @@ QUALITY_LATENCY_PNG = "quality_latency.png"
 DISTRIBUTION_PNG = "per_query_ndcg.png"
 
 
-def git_commit(repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """HEAD commit and whether the tree has uncommitted changes; empty when git is unavailable."""
+def git_commit(repo: Path | None = None) -> dict[str, Any]:
+    """HEAD commit of the checkout holding `repo` (default: the current directory) and whether
+    it has uncommitted changes; empty when that is no git checkout or git is unavailable."""
+    repo = Path.cwd() if repo is None else repo
     try:
         head = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"],
@@ -88,6 +93,7 @@ def build_report(
         "k": k,
         "deep_k": DEEP_K,
         "encoders": list(encoders),
+        "tinyseek": __version__,
         "git": git_commit(),
         "machine": machine_info(threads),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -8,8 +8,8 @@ Engine.search call and the latency is that of a cache miss.
 from __future__ import annotations
 
 import contextlib
+import logging
 import statistics
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +18,8 @@ from typing import Any
 
 from tinyseek.eval.beir import LabelledQuery, LabelledSet
 from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
+
+log = logging.getLogger(__name__)
 
 DEEP_K = 100
 """Every query retrieves this many results, for Recall@100 and MAP@100."""
@@ -136,7 +138,7 @@ def score_run(
         results.append(QueryResult(query.query_id, query.kind, ranked, latency, metrics))
         if progress and (i % 1000 == 0 or i == total):
             rate = i / (time.perf_counter() - started)
-            print(f"  {name}: {i}/{total} queries ({rate:.0f}/s)", file=sys.stderr)
+            log.info("  %s: %d/%d queries (%.0f/s)", name, i, total, rate)
     return results, errors
 
 
@@ -204,13 +206,9 @@ def run_evaluation(
     spell: bool = True,
 ) -> list[ConfigResult]:
     """Every (encoder, mode) configuration; BM25 runs once since it does not use the encoder."""
-    import torch
-
     from tinyseek.eval.index_cache import ensure_index
     from tinyseek.models.encoder import load_encoder
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     results: list[ConfigResult] = []
     bm25_done = False
     for spec in encoder_specs:
@@ -225,7 +223,7 @@ def run_evaluation(
                     continue
                 bm25_done = True
             if progress:
-                print(f"evaluating {config_name(label, mode)}", file=sys.stderr)
+                log.info("evaluating %s", config_name(label, mode))
             results.append(
                 run_engine_config(
                     index_dir,

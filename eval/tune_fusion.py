@@ -1,6 +1,6 @@
 """Grid over hybrid fusion settings: RRF weights and convex-combination weights.
 
-    python -m eval.tune_fusion DATASET [--encoder teacher] [--split dev] [--json OUT]
+    tinyseek tune-fusion DATASET [--encoder teacher] [--split dev] [--json OUT]
 
 Every setting runs every query through `search.Engine.search` (top-100, with the
 query's filters and the setting's weights), so what is scored is exactly what the
@@ -10,17 +10,15 @@ this script measures quality, not latency. Tune on a development split only.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tinyseek.eval.beir import LabelledSet
 from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
+
+log = logging.getLogger(__name__)
 
 DEPTH = 100
 RRF_RATIOS: tuple[tuple[float, float], ...] = ((1, 1), (2, 1), (3, 1), (1, 2), (1, 3))
@@ -122,10 +120,7 @@ def score_grid(
             )
         results[setting.name] = mean_metrics(rows)
         if progress:
-            print(
-                f"  {setting.name}: nDCG@{k} {results[setting.name][f'ndcg@{k}']:.4f}",
-                file=sys.stderr,
-            )
+            log.info("  %s: nDCG@%d %.4f", setting.name, k, results[setting.name][f"ndcg@{k}"])
     return results
 
 
@@ -140,56 +135,3 @@ def table(results: dict[str, dict[str, float]]) -> str:
     for name, metrics in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{metrics[m]:.4f}" for m in SHOWN) + " |")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.tune_fusion", description=__doc__)
-    parser.add_argument("dataset", help="'sample', 'homedepot' or a BEIR folder")
-    parser.add_argument("--encoder", default="teacher")
-    parser.add_argument("--split", default=None)
-    parser.add_argument("--limit-queries", type=int, default=None)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", default=None, help="also write the results here")
-    parser.add_argument(
-        "--partial",
-        type=float,
-        action="append",
-        default=[],
-        help="also try this BM25 partial-match weight (repeatable; needs FusionWeights.partial)",
-    )
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-    from tinyseek.eval.datasets import resolve_dataset
-    from tinyseek.eval.index_cache import ensure_index
-    from tinyseek.models.encoder import load_encoder
-    from tinyseek.search.engine import Engine
-
-    spec = resolve_dataset(args.dataset, args.split)
-    labelled = spec.load()
-    if args.limit_queries:
-        labelled = labelled.head(args.limit_queries)
-    encoder = load_encoder(args.encoder, threads=args.threads)
-    cache = Path(args.cache_dir) if args.cache_dir else None
-    index_dir = ensure_index(labelled.corpus_path, labelled.name, encoder, args.encoder, cache)
-    engine = Engine.open(index_dir, encoder=encoder, cache_size=len(labelled.queries) + 16)
-    print(
-        f"{spec.name}/{spec.split}: {len(labelled.queries)} queries, encoder {encoder.name}, "
-        f"dense index {engine.generation.dense.kind}",
-        file=sys.stderr,
-    )
-    encode_into_cache(engine, labelled)
-    results = score_grid(engine, labelled, default_grid(partials=args.partial))
-    print(table(results))
-    best = best_fusion(results)
-    print(f"\nbest hybrid by nDCG@10: {best} ({results[best]['ndcg@10']:.4f})")
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps({"dataset": spec.name, "split": spec.split, "results": results}, indent=2)
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -35,6 +35,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tinyseek.checksums import file_sha256
 from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint
 from tinyseek.indexer.embedding import BatchPolicy, embed_texts
 from tinyseek.indexer.lock import WriterLock
@@ -42,7 +43,6 @@ from tinyseek.indexer.readers import (
     DEFAULT_MAPPING,
     FieldMapping,
     Reject,
-    catalog_checksum,
     count_rows,
 )
 from tinyseek.indexer.readers import read_catalog as read_catalog
@@ -374,7 +374,7 @@ def build_catalog(
         checkpoint = Checkpoint(index_dir)
         wanted = BuildProgress(
             catalog=str(catalog),
-            catalog_sha256=catalog_checksum(catalog),
+            catalog_sha256=file_sha256(catalog),
             encoder=encoder.name,
             dim=encoder.dim,
             mapping=_mapping_json(mapping),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import json
 import math
@@ -446,11 +445,3 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int:
         for line in fh:
             lines += bool(line.strip())
     return lines if kind == "jsonl" else max(lines - 1, 0)
-
-
-def catalog_checksum(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

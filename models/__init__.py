@@ -1,4 +1,7 @@
-"""Encoders: the `Encoder` interface, the fp32 teacher and the compact student artifacts."""
+"""Encoders at run time: the `Encoder` interface, `load_encoder`, the compact artifact loader
+(ONNX Runtime) and the torch backends (fp32 teacher, TorchScript; the `train` extra).
+
+Building encoders lives in `tinyseek.training`."""
 
 from __future__ import annotations
 

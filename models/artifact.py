@@ -7,9 +7,10 @@ Layout (format_version 1)::
     model.onnx       the same student for ONNX Runtime, int8 MatMuls
     tokenizer.json   WordPiece tokenizer (pruned vocabulary = the in-graph embedding rows)
 
-Loading needs only `tokenizers` plus torch (TorchScript) or onnxruntime (ONNX); it never
-imports transformers or sentence-transformers. Every file is checked against the sha256
-recorded in the manifest before use.
+Loading needs only `tokenizers` plus onnxruntime (ONNX, the default) or torch (TorchScript,
+the `train` extra); it never imports transformers or sentence-transformers. Every file is
+checked against the sha256 recorded in the manifest before use. Artifacts are built by
+`tinyseek.training.build`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinyseek.models.encoder import batched, file_sha256
+from tinyseek.checksums import file_sha256
+from tinyseek.iteration import batched
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 KIND = "tinyseek-encoder"
 FORMAT_VERSION = 1
@@ -46,54 +51,6 @@ def artifact_name(files: dict[str, str]) -> str:
     """Stable id from the files' checksums: tinyseek-encoder-<12 hex>."""
     digest = hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(files.items())).encode())
     return f"{KIND}-{digest.hexdigest()[:12]}"
-
-
-DEFAULT_FREQUENT_WORDS = 1 << 20
-"""The default artifact keeps the teacher's whole vocabulary (it must serve any catalog) and
-ships the ONNX model only, to stay under 25 MB."""
-
-
-def default_artifact_dir() -> Path:
-    """Where the default compact encoder lives: $TINYSEEK_HOME/encoder-default, else
-    ~/.cache/tinyseek/encoder-default."""
-    home = os.environ.get("TINYSEEK_HOME")
-    root = Path(home) if home else Path.home() / ".cache" / "tinyseek"
-    return root / "encoder-default"
-
-
-def ensure_default_artifact(distill_on: Path | None = None) -> Path:
-    """Build the default artifact once (distilled on `distill_on`, else sample_data) and
-    return its directory; an existing valid artifact is reused as is. Concurrent callers
-    wait for one build (a lock file beside it) instead of building twice."""
-    import fcntl
-    import sys
-
-    target = default_artifact_dir()
-    if (target / MANIFEST).is_file():
-        read_manifest(target)
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / f"{target.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / MANIFEST).is_file():
-            from tinyseek.models.build import BuildConfig, build_artifact
-
-            print(
-                f"building the default compact encoder once into {target} "
-                "(tinyseek build-model --distill-on CATALOG makes one for your catalog)",
-                file=sys.stderr,
-                flush=True,
-            )
-            build_artifact(
-                target,
-                BuildConfig(
-                    distill_on=distill_on,
-                    frequent_words=DEFAULT_FREQUENT_WORDS,
-                    backends=(Backend.ONNX,),
-                ),
-            )
-    read_manifest(target)
-    return target
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -127,6 +84,19 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+def load_tokenizer(path: Path, max_seq_len: int) -> Tokenizer:
+    """A tokenizer.json with padding off (batches are padded per call) and truncation at
+    max_seq_len."""
+    from tokenizers import Tokenizer
+
+    if not path.is_file():
+        raise FileNotFoundError(f"expected a tokenizer file at {path}")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_seq_len)
+    return tokenizer
+
+
 def verify_file(root: Path, manifest: dict[str, Any], name: str) -> Path:
     """The path of `name` after checking it exists and matches the manifest's sha256."""
     expected = manifest["files"].get(name)
@@ -148,8 +118,6 @@ class ArtifactEncoder:
     """An `Encoder` over a compact artifact, on TorchScript or ONNX Runtime."""
 
     def __init__(self, path: Path, threads: int | None = None, backend: str | None = None) -> None:
-        from tokenizers import Tokenizer
-
         self.path = path
         self.manifest = read_manifest(path)
         try:
@@ -161,10 +129,9 @@ class ArtifactEncoder:
             ) from exc
         self._name = str(self.manifest["name"])
         self._dim = int(self.manifest["dim"])
-        tokenizer = Tokenizer.from_file(str(verify_file(path, self.manifest, TOKENIZER_FILE)))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(int(self.manifest["max_seq_len"]))
-        self._tokenizer = tokenizer
+        self._tokenizer = load_tokenizer(
+            verify_file(path, self.manifest, TOKENIZER_FILE), int(self.manifest["max_seq_len"])
+        )
         model_path = verify_file(path, self.manifest, BACKEND_FILES[self.backend])
         if self.backend is Backend.TORCHSCRIPT:
             self._run = _torchscript_runner(model_path, threads)
@@ -217,19 +184,12 @@ Runner = Callable[[Sequence[Sequence[int]]], np.ndarray]
 
 
 def _torchscript_runner(model_path: Path, threads: int | None) -> Runner:
-    import torch
+    from tinyseek.models.torch_backends import torchscript_model
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        model = torch.jit.load(str(model_path), map_location="cpu").eval()
-    except RuntimeError as exc:
-        raise ValueError(f"{model_path}: not a loadable TorchScript model ({exc})") from exc
+    model = torchscript_model(model_path, threads)
 
     def run(ids: Sequence[Sequence[int]]) -> np.ndarray:
-        batch = torch.tensor(ids) if len(ids) == 1 else torch.from_numpy(padded(ids))
-        with torch.inference_mode():
-            return model(batch).numpy()
+        return model(np.array(ids, dtype=np.int64) if len(ids) == 1 else padded(ids))
 
     return run
 

@@ -28,7 +28,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tinyseek.models.encoder import file_sha256
+from tinyseek.checksums import file_sha256
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"

@@ -71,7 +71,7 @@ PRODUCTS = [
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     import torch
 
-    from tinyseek.models.build import BuildConfig, prepare, pruned_student, train, write_artifact
+    from tinyseek.training.build import BuildConfig, prepare, pruned_student, train, write_artifact
 
     root = tmp_path_factory.mktemp("tiny")
     catalog = root / "catalog.jsonl"

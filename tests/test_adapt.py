@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from tinyseek.models.adapt import TUNING_PARTIAL, AdaptConfig, contrastive_distill, read_products
-from tinyseek.models.weak import (
+from tinyseek.search.types import FusionWeights, Product
+from tinyseek.training.adapt import TUNING_PARTIAL, AdaptConfig, contrastive_distill, read_products
+from tinyseek.training.weak import (
     ABSTAIN,
     NEGATIVE,
     POSITIVE,
@@ -31,7 +32,6 @@ from tinyseek.models.weak import (
     type_head,
     type_phrase,
 )
-from tinyseek.search.types import FusionWeights, Product
 
 REPO = Path(__file__).resolve().parent.parent
 pytest.importorskip("snorkel", reason="tinyseek adapt needs snorkel (pip install -e '.[train]')")
@@ -157,7 +157,7 @@ class _CharTokenizer:
 
 
 def _tiny_training() -> tuple[Any, ...]:
-    from tinyseek.models.student import LayerShape, StudentConfig, StudentEncoder
+    from tinyseek.training.student import LayerShape, StudentConfig, StudentEncoder
 
     torch.manual_seed(0)
     config = StudentConfig(
@@ -197,25 +197,25 @@ def test_two_training_steps_lower_the_loss() -> None:
 def test_interrupted_training_resumes_from_its_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tinyseek.models.adapt
+    import tinyseek.training.adapt
 
     config = AdaptConfig(steps=4, batch_size=2, lr=5e-3, checkpoint_every=1)
     student, weak, docs, teacher_docs, teacher_queries = _tiny_training()
     args = (_CharTokenizer(), weak, docs, teacher_docs, teacher_queries, config)
     straight = contrastive_distill(student, *args, show_progress=False)
 
-    real_batches = tinyseek.models.adapt._batches
+    real_batches = tinyseek.training.adapt._batches
 
     def interrupted(*a: Any) -> Iterator[list[int]]:
         yield from itertools.islice(real_batches(*a), 2)
         raise KeyboardInterrupt  # the job is killed after two steps
 
-    monkeypatch.setattr(tinyseek.models.adapt, "_batches", interrupted)
+    monkeypatch.setattr(tinyseek.training.adapt, "_batches", interrupted)
     checkpoint = tmp_path / "adapt.pt"
     killed = _tiny_training()[0]
     with pytest.raises(KeyboardInterrupt):
         contrastive_distill(killed, *args, checkpoint=checkpoint, show_progress=False)
-    monkeypatch.setattr(tinyseek.models.adapt, "_batches", real_batches)
+    monkeypatch.setattr(tinyseek.training.adapt, "_batches", real_batches)
     resumed_student = _tiny_training()[0]
     resumed = contrastive_distill(
         resumed_student, *args, checkpoint=checkpoint, show_progress=False

@@ -14,9 +14,9 @@ import torch
 
 from tests.conftest import PRODUCTS
 from tinyseek.models.artifact import ArtifactEncoder, load_artifact_encoder, read_manifest
-from tinyseek.models.distill import pad_batch
 from tinyseek.models.encoder import Encoder, load_encoder
-from tinyseek.models.export import quantize_linear_int8, trace_torchscript, with_int8_embeddings
+from tinyseek.training.distill import pad_batch
+from tinyseek.training.export import quantize_linear_int8, trace_torchscript, with_int8_embeddings
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTS = ["cordless drill 18v", "Shaker Oak Vanity with Marble Top, 36 in."]
@@ -168,20 +168,49 @@ def test_query_path_does_not_import_transformers(tiny: dict[str, object], backen
     assert done.stdout.strip() == "ok"
 
 
-def test_default_artifact_dir_reused(
+def test_compact_loads_the_default_artifact_from_home(
     tiny: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tinyseek.models.artifact import default_artifact_dir, ensure_default_artifact
+    from tinyseek.models.encoder import default_artifact_dir
 
     monkeypatch.setenv("TINYSEEK_HOME", str(tmp_path))
     assert default_artifact_dir() == tmp_path / "encoder-default"
     _copy(Path(str(tiny["path"])), tmp_path / "encoder-default")
-    assert ensure_default_artifact(None) == tmp_path / "encoder-default"  # no rebuild
+    encoder = load_encoder("compact")
+    assert encoder.name == read_manifest(Path(str(tiny["path"])))["name"]
+
+
+def test_loading_a_missing_default_encoder_never_builds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinyseek.models.encoder import DefaultEncoderMissingError
+
+    monkeypatch.setenv("TINYSEEK_HOME", str(tmp_path))
+    with pytest.raises(DefaultEncoderMissingError) as caught:
+        load_encoder("compact")
+    message = str(caught.value)
+    assert "pip install 'tinyseek[train]'" in message
+    assert "tinyseek build-model --default" in message and "--encoder DIR" in message
+    assert list(tmp_path.iterdir()) == []  # nothing was built, nothing was locked
+
+
+def test_build_model_default_skips_an_existing_artifact(
+    tiny: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tinyseek.cli import main
+
+    monkeypatch.setenv("TINYSEEK_HOME", str(tmp_path))
+    _copy(Path(str(tiny["path"])), tmp_path / "encoder-default")
+    assert main(["build-model", "--default"]) == 0
+    assert "already built" in capsys.readouterr().out
 
 
 def test_student_reimplementation_matches_teacher(tiny: dict[str, object]) -> None:
     """The plain-torch BERT with every unit kept reproduces sentence-transformers exactly."""
-    from tinyseek.models.encoder import SentenceTransformerEncoder
+    from tinyseek.models.torch_backends import SentenceTransformerEncoder
 
     prep = tiny["prep"]
     teacher = prep.teacher  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""WordPiece tokenizer handling: query-time loading and vocabulary pruning.
+"""WordPiece vocabulary pruning (loading a tokenizer is `tinyseek.models.artifact.load_tokenizer`).
 
 Vocabulary pruning keeps the tokens the catalog (and query-like views of it) uses, every
 single-character piece, and the most frequent words of the teacher's vocabulary (BERT ids
@@ -15,31 +15,17 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from tinyseek.iteration import batched
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 FIRST_WORD_ID = 1996  # bert-base-uncased: ids below are specials, [unusedN] and characters
 
 
-def load_tokenizer(path: Path, max_seq_len: int) -> Tokenizer:
-    """A tokenizer.json with padding off (we pad per batch) and truncation at max_seq_len."""
-    if not path.is_file():
-        raise FileNotFoundError(f"expected a tokenizer file at {path}")
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_seq_len)
-    return tokenizer
-
-
 def used_token_ids(tokenizer: Tokenizer, texts: Iterable[str], batch: int = 4096) -> set[int]:
     seen: set[int] = set()
-    chunk: list[str] = []
-    for text in texts:
-        chunk.append(text)
-        if len(chunk) == batch:
-            for enc in tokenizer.encode_batch(chunk):
-                seen.update(enc.ids)
-            chunk = []
-    for enc in tokenizer.encode_batch(chunk):
-        seen.update(enc.ids)
+    for chunk in batched(texts, batch):
+        for enc in tokenizer.encode_batch(chunk):
+            seen.update(enc.ids)
     return seen
 
 

@@ -214,10 +214,6 @@ def _copy_norm(norm: nn.LayerNorm, state: dict[str, torch.Tensor], prefix: str) 
     norm.bias.copy_(state[f"{prefix}.bias"])
 
 
-def parameter_bytes(model: nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
-
-
 def save_student(model: StudentEncoder, path: Path) -> None:
     """fp32 student weights as safetensors, the config as JSON metadata (for benchmarks)."""
     import json

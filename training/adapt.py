@@ -1,7 +1,7 @@
 """`tinyseek adapt CATALOG --out DIR`: adapt the compact encoder to a catalog without labels.
 
 teacher -> pruned student -> MSE distillation (exactly as build-model) -> weak supervision
-from the catalog (models.weak) -> fine-tuning with a contrastive loss (in-batch and hard
+from the catalog (training.weak) -> fine-tuning with a contrastive loss (in-batch and hard
 negatives) plus the distillation loss, so the teacher's general semantics survive -> int8
 artifact -> hybrid fusion weights tuned on held-out weak pairs, written into the artifact
 manifest; indexes built with the artifact inherit them. Evaluation labels are never read.
@@ -26,7 +26,14 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from tinyseek.models.build import (
+from tinyseek.eval.beir import LabelledQuery, LabelledSet
+from tinyseek.eval.tune_fusion import best_fusion, default_grid, encode_into_cache, score_grid
+from tinyseek.indexer.build import build_index
+from tinyseek.models.encoder import load_encoder
+from tinyseek.search.bm25 import BM25Index
+from tinyseek.search.engine import Engine
+from tinyseek.search.types import Product
+from tinyseek.training.build import (
     BuildConfig,
     Prepared,
     prepare,
@@ -34,10 +41,9 @@ from tinyseek.models.build import (
     train,
     write_artifact,
 )
-from tinyseek.models.distill import embed_texts, pad_batch, progress
-from tinyseek.models.student import StudentEncoder
-from tinyseek.models.weak import CatalogStats, WeakSupervision, make_views, supervise
-from tinyseek.search.types import Product
+from tinyseek.training.distill import embed_texts, pad_batch, progress, read_products
+from tinyseek.training.student import StudentEncoder
+from tinyseek.training.weak import CatalogStats, WeakSupervision, make_views, supervise
 
 TUNING_PARTIAL = 1.0
 """BM25 weight of partial-word matches while tuning fusion on weak pairs (see tune_fusion)."""
@@ -61,16 +67,8 @@ class AdaptConfig:
     seed: int = 0
 
 
-def read_products(catalog: Path) -> list[Product]:
-    from tinyseek.indexer.readers import read_catalog
-
-    return [p for p in read_catalog(catalog) if isinstance(p, Product)]
-
-
 def bm25_searcher(products: Sequence[Product], work: Path) -> Any:
     """A function text, n -> top-n product indices, over a BM25 index of `products`."""
-    from tinyseek.search.bm25 import BM25Index
-
     index = BM25Index.create(work / "bm25")
     writer = index.writer()
     index.add(writer, range(len(products)), products)
@@ -264,12 +262,6 @@ def tune_fusion(
     show_progress: bool = True,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Best hybrid weights (nDCG@10) on held-out weak pairs, over an index of the catalog."""
-    from tinyseek.eval.beir import LabelledQuery, LabelledSet
-    from tinyseek.eval.tune_fusion import best_fusion, default_grid, encode_into_cache, score_grid
-    from tinyseek.indexer.build import build_index
-    from tinyseek.models.encoder import load_encoder
-    from tinyseek.search.engine import Engine
-
     index_dir = work / "index"
     build_index(products, index_dir, load_encoder(artifact), progress=show_progress)
     rng = random.Random(config.seed)

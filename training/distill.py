@@ -6,7 +6,7 @@ never trained on, so `verify-model` can measure fidelity on held-out catalog tex
 
 from __future__ import annotations
 
-import json
+import logging
 import random
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +18,11 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from tinyseek.models.student import PAD_ID, Layer, StudentEncoder
+from tinyseek.indexer.readers import read_catalog
+from tinyseek.search.types import Product
+from tinyseek.training.student import PAD_ID, Layer, StudentEncoder
+
+log = logging.getLogger(__name__)
 
 HOLDOUT_MODULUS = 20
 CATEGORY_SEPARATORS = (">", "/", "|")
@@ -29,31 +33,25 @@ def is_held_out(text: str) -> bool:
     return zlib.crc32(text.encode("utf-8")) % HOLDOUT_MODULUS == 0
 
 
-def read_catalog(path: Path) -> list[dict[str, Any]]:
-    """Products from a JSONL catalog (BEIR corpus layout: _id, title, text, brand, category)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"distillation catalog not found: {path} (expected a JSONL file)")
-    records: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not a JSON object: {exc}") from exc
-            if isinstance(record, dict):
-                records.append(record)
-    if not records:
-        raise ValueError(f"{path}: no products found (expected JSONL with a 'title' per line)")
-    return records
+def read_products(path: Path) -> list[Product]:
+    """The valid products of a catalog (any format `tinyseek index` reads); rows it would
+    reject are skipped and counted in the log."""
+    products: list[Product] = []
+    rejected = 0
+    for item in read_catalog(path):
+        if isinstance(item, Product):
+            products.append(item)
+        else:
+            rejected += 1
+    if rejected:
+        log.warning("%s: %d rows skipped (not valid products)", path, rejected)
+    if not products:
+        raise ValueError(f"{path}: no valid products to distill on")
+    return products
 
 
-def _field(record: dict[str, Any], name: str) -> str:
-    value = record.get(name)
-    if isinstance(value, list):
-        value = " > ".join(str(v) for v in value)
-    return " ".join(str(value).split()) if value else ""
+def _clean(text: str) -> str:
+    return " ".join(text.split())
 
 
 def category_leaf(category: str) -> str:
@@ -62,17 +60,16 @@ def category_leaf(category: str) -> str:
     return category.strip()
 
 
-def query_views(record: dict[str, Any], rng: random.Random) -> list[str]:
+def query_views(product: Product, rng: random.Random) -> list[str]:
     """Cheap query-like texts for one product: title n-grams, category leaf, brand + type."""
-    title = _field(record, "title") or _field(record, "text")
-    words = title.split()
+    words = _clean(product.title).split()
     views: list[str] = []
     for low, high in ((1, 3), (2, 5)):
         if words:
             n = min(rng.randint(low, high), len(words))
             start = rng.randint(0, len(words) - n)
             views.append(" ".join(words[start : start + n]).lower())
-    brand, leaf = _field(record, "brand"), category_leaf(_field(record, "category"))
+    brand, leaf = _clean(product.brand), category_leaf(_clean(product.category))
     if leaf:
         views.append(leaf.lower())
         if brand:
@@ -82,9 +79,10 @@ def query_views(record: dict[str, Any], rng: random.Random) -> list[str]:
     return views
 
 
-def document_texts(record: dict[str, Any]) -> list[str]:
-    """Texts an indexer may embed for a product: its title, and its text when it differs."""
-    title, text = _field(record, "title"), _field(record, "text")
+def document_texts(product: Product) -> list[str]:
+    """Texts an indexer may embed for a product: its title, and its description when it
+    differs."""
+    title, text = _clean(product.title), _clean(product.description)
     return [t for t in dict.fromkeys((title, text)) if t]
 
 
@@ -99,16 +97,16 @@ class DistillationText:
 
 
 def distillation_texts(
-    records: Sequence[dict[str, Any]], seed: int
+    products: Sequence[Product], seed: int
 ) -> tuple[DistillationText, DistillationText]:
     """(train, held_out) documents and query views, deduplicated, in a deterministic order."""
     rng = random.Random(seed)
     docs: dict[str, None] = {}
     queries: dict[str, None] = {}
-    for record in records:
-        for text in document_texts(record):
+    for product in products:
+        for text in document_texts(product):
             docs[text] = None
-        for view in query_views(record, rng):
+        for view in query_views(product, rng):
             queries[view] = None
 
     def split(texts: dict[str, None]) -> tuple[list[str], list[str]]:

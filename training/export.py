@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tinyseek.models.student import RowQuantizedEmbedding, StudentEncoder
+from tinyseek.training.student import RowQuantizedEmbedding, StudentEncoder
 
 ONNX_OPSET = 17
 

@@ -6,20 +6,23 @@ The stages are separate functions so benchmarks can measure each intermediate mo
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock
 from tokenizers import Tokenizer
 from torch import nn
 
+from tinyseek.checksums import file_sha256, tree_sha256
 from tinyseek.models.artifact import (
     BACKEND_FILES,
     FORMAT_VERSION,
@@ -28,30 +31,28 @@ from tinyseek.models.artifact import (
     TOKENIZER_FILE,
     Backend,
     artifact_name,
-    file_sha256,
     load_artifact_encoder,
+    load_tokenizer,
+    read_manifest,
 )
-from tinyseek.models.distill import (
+from tinyseek.models.encoder import default_artifact_dir
+from tinyseek.models.torch_backends import TEACHER_ID, resolve_teacher_source, teacher_path
+from tinyseek.resources import sample_catalog
+from tinyseek.training.distill import (
     HOLDOUT_MODULUS,
     distill,
     distillation_texts,
     embed_texts,
     importance_scores,
-    read_catalog,
+    read_products,
 )
-from tinyseek.models.encoder import (
-    TEACHER_ID,
-    directory_checksum,
-    resolve_teacher_source,
-    teacher_path,
-)
-from tinyseek.models.export import (
+from tinyseek.training.export import (
     export_onnx,
     quantize_linear_int8,
     trace_torchscript,
     with_int8_embeddings,
 )
-from tinyseek.models.student import (
+from tinyseek.training.student import (
     Selection,
     StudentEncoder,
     build_student,
@@ -59,20 +60,20 @@ from tinyseek.models.student import (
     load_teacher_state,
     save_student,
 )
-from tinyseek.models.tokens import (
-    load_tokenizer,
-    pruned_tokenizer_json,
-    used_token_ids,
-    vocabulary_to_keep,
-)
+from tinyseek.training.tokens import pruned_tokenizer_json, used_token_ids, vocabulary_to_keep
 
-DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "sample_data" / "corpus.jsonl"
+log = logging.getLogger(__name__)
+
+DEFAULT_FREQUENT_WORDS = 1 << 20
+"""The default artifact keeps the teacher's whole vocabulary (it must serve any catalog) and
+ships the ONNX model only, to stay under 25 MB."""
 
 
 @dataclass(frozen=True)
 class BuildConfig:
     distill_on: Path | None = None
-    """Catalog JSONL to distill on; None means the repository's sample_data/corpus.jsonl."""
+    """Catalog to distill on (any format `tinyseek index` reads); None means the packaged
+    sample catalog."""
     teacher: str | None = None
     layers: tuple[int, ...] = (0, 4, 5)
     """Teacher layers kept. Measured before distillation (Home Depot queries, median cosine):
@@ -97,7 +98,7 @@ class BuildConfig:
     """Also write the distilled fp32 student here (safetensors, for benchmarks; not shipped)."""
 
     def catalog(self) -> Path:
-        return self.distill_on if self.distill_on is not None else DEFAULT_CATALOG
+        return self.distill_on if self.distill_on is not None else sample_catalog()
 
 
 @dataclass
@@ -125,7 +126,7 @@ def load_teacher(source: str | None, max_seq_len: int) -> Teacher:
     return Teacher(
         source=TEACHER_ID if is_default else location,
         directory=directory,
-        checksum=directory_checksum(directory, "*.safetensors"),
+        checksum=tree_sha256(directory, "*.safetensors"),
         state=state,
         model=model,
         tokenizer=tokenizer,
@@ -203,8 +204,8 @@ def prepare(config: BuildConfig) -> Prepared:
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     teacher = load_teacher(config.teacher, config.max_seq_len)
-    records = read_catalog(config.catalog())
-    train, held = distillation_texts(records, config.seed)
+    products = read_products(config.catalog())
+    train, held = distillation_texts(products, config.seed)
     train_texts = train.all
     targets = embed_texts(
         teacher.model,
@@ -423,9 +424,36 @@ def build_artifact(out: Path, config: BuildConfig) -> Path:
     return write_artifact(out, prep, student, selection, loss)
 
 
+def default_build_config(**overrides: Any) -> BuildConfig:
+    """The default artifact's recipe: distilled on the sample catalog (unless `distill_on` is
+    given), the teacher's whole vocabulary, ONNX only."""
+    base = BuildConfig(frequent_words=DEFAULT_FREQUENT_WORDS, backends=(Backend.ONNX,))
+    return replace(base, **overrides)
+
+
+def build_default_artifact(
+    config: BuildConfig | None = None, force: bool = False
+) -> tuple[Path, bool]:
+    """Build the default compact encoder into `default_artifact_dir()` unless a valid one is
+    already there (or `force`); returns (its directory, whether this call built it).
+    Concurrent callers wait for one build (a lock file beside it) instead of building twice."""
+    target = default_artifact_dir()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f"{target.name}.lock"):
+        if (target / MANIFEST).is_file() and not force:
+            read_manifest(target)
+            return target, False
+        log.info("building the default compact encoder into %s", target)
+        build_artifact(target, config or default_build_config())
+    read_manifest(target)
+    return target, True
+
+
 __all__ = [
     "BuildConfig",
     "build_artifact",
+    "build_default_artifact",
+    "default_build_config",
     "prepare",
     "pruned_student",
     "train",

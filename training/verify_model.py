@@ -7,20 +7,26 @@ nDCG@10 of teacher vs artifact with exact numpy inner product over the whole cor
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
+import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tinyseek.eval.beir import LabelledSet, load_homedepot, load_sample
+from tinyseek.eval.datasets import homedepot_root
 from tinyseek.eval.metrics import ndcg_at_k
+from tinyseek.models.artifact import load_artifact_encoder
+from tinyseek.models.encoder import Encoder
+from tinyseek.resources import sample_data_dir
+from tinyseek.training.build import load_teacher
+from tinyseek.training.distill import embed_texts, is_held_out
 
-DEFAULT_HOMEDEPOT = Path("../shared/data/homedepot")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,14 +79,10 @@ class TeacherVectors:
     cache of corpus vectors keyed by text checksum, outside the repository."""
 
     def __init__(self, cache_dir: Path | None) -> None:
-        from tinyseek.models.build import load_teacher
-
         self._teacher = load_teacher(None, 128)
         self._cache_dir = cache_dir
 
     def encode(self, texts: list[str], desc: str) -> np.ndarray:
-        from tinyseek.models.distill import embed_texts
-
         key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
         cached = self._cache_dir / f"teacher-{key}.npy" if self._cache_dir else None
         if cached is not None and cached.is_file():
@@ -99,12 +101,8 @@ class TeacherVectors:
 
 
 def verify_set(
-    encoder: object, teacher: TeacherVectors, labels: LabelledSet, name: str
+    encoder: Encoder, teacher: TeacherVectors, labels: LabelledSet, name: str
 ) -> SetReport:
-    from tinyseek.models.distill import is_held_out
-    from tinyseek.models.encoder import Encoder
-
-    assert isinstance(encoder, Encoder)
     ids, titles = read_corpus(labels.corpus_path)
     query_texts = [q.text for q in labels.queries]
     teacher_docs = teacher.encode(titles, f"teacher {name} corpus")
@@ -130,24 +128,22 @@ def verify_set(
 
 def verify_model(
     path: Path,
-    labels: Path | None = Path("sample_data"),
-    homedepot: Path | None = DEFAULT_HOMEDEPOT,
+    labels: Path | None = None,
+    homedepot: Path | None = None,
     backend: str | None = None,
     threads: int | None = None,
     cache_dir: Path | None = None,
 ) -> list[SetReport]:
-    from tinyseek.models.artifact import load_artifact_encoder
-
+    """Reports on the sample labels (`labels`, default the packaged sample) and on Home Depot
+    (`homedepot`, default where `tinyseek eval homedepot` finds it; skipped when absent)."""
     encoder = load_artifact_encoder(path, threads=threads, backend=backend)
     teacher = TeacherVectors(cache_dir)
-    reports: list[SetReport] = []
-    if labels is not None:
-        reports.append(verify_set(encoder, teacher, load_sample(labels), "sample"))
-    if homedepot is not None:
-        if (homedepot / "corpus.jsonl").is_file():
-            reports.append(verify_set(encoder, teacher, load_homedepot(homedepot), "homedepot"))
-        else:
-            print(f"verify-model: {homedepot} not present, skipping Home Depot", file=sys.stderr)
+    reports = [verify_set(encoder, teacher, load_sample(labels or sample_data_dir()), "sample")]
+    homedepot = homedepot or homedepot_root()
+    if (homedepot / "corpus.jsonl").is_file():
+        reports.append(verify_set(encoder, teacher, load_homedepot(homedepot), "homedepot"))
+    else:
+        log.warning("%s not present, skipping Home Depot", homedepot)
     return reports
 
 
@@ -164,29 +160,3 @@ def format_reports(reports: Sequence[SetReport]) -> str:
             f"{r.teacher_ndcg10:>15.4f} {r.artifact_ndcg10:>8.4f} {r.retained:>8.3f}"
         )
     return "\n".join(rows)
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "verify-model",
-        help="cosine to the teacher and dense nDCG@10 retained by a compact encoder artifact",
-    )
-    parser.add_argument("path", type=Path, help="artifact directory")
-    parser.add_argument("--labels", type=Path, default=Path("sample_data"))
-    parser.add_argument("--homedepot", type=Path, default=DEFAULT_HOMEDEPOT)
-    parser.add_argument("--backend", choices=("onnx", "torchscript"), default=None)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--cache-dir", type=Path, default=None, help="cache teacher vectors here")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(func=verify_model_command)
-
-
-def verify_model_command(args: argparse.Namespace) -> int:
-    reports = verify_model(
-        args.path, args.labels, args.homedepot, args.backend, args.threads, args.cache_dir
-    )
-    if args.json:
-        print(json.dumps([asdict(r) | {"retained": r.retained} for r in reports], indent=2))
-    else:
-        print(format_reports(reports))
-    return 0

