@@ -53,7 +53,7 @@ from tinyseek.api.writes import DocumentWriter, WritesUnavailable
 from tinyseek.search.engine import Engine
 from tinyseek.search.types import Hit, Product, SearchMode
 
-log = logging.getLogger("tinyseek.api")
+log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 JSON = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -16,7 +16,7 @@ import faiss
 import numpy as np
 
 from tinyseek.search.dense import DenseIndex, DenseParams
-from tinyseek.search.generation import DENSE_FILE, current_generation
+from tinyseek.search.layout import DENSE_FILE, current_generation
 
 
 def load_vectors(index_dir: Path | None, n: int, dim: int = 384) -> np.ndarray:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,11 +160,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
 
 def promote(report_path: Path, target: Path) -> None:
     """Copy the report over `target` atomically (temporary sibling, fsync, rename)."""
+    from tinyseek.indexer.generations import write_atomic
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     data = report_path.read_bytes()
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    write_atomic(target, lambda tmp: tmp.write_bytes(data))

@@ -49,7 +49,7 @@ def cache_key(corpus_checksum: str, encoder_fp: str) -> dict[str, str]:
     import dataclasses
 
     from tinyseek.search.dense import DenseParams
-    from tinyseek.search.generation import FORMAT_VERSION
+    from tinyseek.search.layout import FORMAT_VERSION
 
     return {
         "corpus_sha256": corpus_checksum,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
         compact,
     )
     from tinyseek.indexer.checkpoint import CheckpointMismatchError
-    from tinyseek.indexer.generations import garbage_collect, rollback
+    from tinyseek.indexer.generations import collect_garbage, rollback
     from tinyseek.indexer.lock import WriterLockedError
     from tinyseek.indexer.readers import Reject, read_catalog
     from tinyseek.indexer.writer import CommitStats, IndexWriter
@@ -30,7 +30,7 @@ _EXPORTS = {
     "build_index": "tinyseek.indexer.build",
     "compact": "tinyseek.indexer.build",
     "CheckpointMismatchError": "tinyseek.indexer.checkpoint",
-    "garbage_collect": "tinyseek.indexer.generations",
+    "collect_garbage": "tinyseek.indexer.generations",
     "rollback": "tinyseek.indexer.generations",
     "WriterLockedError": "tinyseek.indexer.lock",
     "Reject": "tinyseek.indexer.readers",
@@ -48,8 +48,8 @@ __all__ = [
     "WriterLockedError",
     "build_catalog",
     "build_index",
+    "collect_garbage",
     "compact",
-    "garbage_collect",
     "read_catalog",
     "rollback",
 ]

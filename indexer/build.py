@@ -18,6 +18,7 @@ served one.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import platform
 import re
@@ -25,7 +26,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,6 +39,17 @@ import numpy as np
 from tinyseek.checksums import file_sha256
 from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint
 from tinyseek.indexer.embedding import BatchPolicy, embed_texts
+from tinyseek.indexer.generations import (
+    collect_garbage,
+    component_checksums,
+    fsync_path,
+    fsync_tree,
+    generation_name,
+    next_generation_number,
+    publish,
+    verify_generation,
+    write_manifest,
+)
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.indexer.readers import (
     DEFAULT_MAPPING,
@@ -46,30 +58,24 @@ from tinyseek.indexer.readers import (
     count_rows,
 )
 from tinyseek.indexer.readers import read_catalog as read_catalog
+from tinyseek.iteration import batched
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.bm25 import BM25Index
 from tinyseek.search.dense import DenseIndex, DenseParams
-from tinyseek.search.generation import (
+from tinyseek.search.layout import (
     BM25_DIR,
     DENSE_FILE,
     DOCS_FILE,
     ENCODER_DIR,
     FORMAT_VERSION,
     MANIFEST,
-    collect_garbage,
-    component_checksums,
     current_generation,
-    fsync_path,
-    fsync_tree,
-    generation_name,
-    next_generation_number,
-    publish,
     read_manifest,
-    verify_generation,
-    write_manifest,
 )
 from tinyseek.search.store import DocStore
 from tinyseek.search.types import FusionWeights, Product
+
+log = logging.getLogger(__name__)
 
 DEFAULT_KEEP = 3
 DEFAULT_CHECKPOINT_ROWS = 4096
@@ -151,17 +157,6 @@ def _add_deterministic(dense: DenseIndex, vectors: np.ndarray) -> None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class GenerationWriter:
@@ -293,12 +288,12 @@ def build_index(
     policy = BatchPolicy(batch_size, token_budget or BatchPolicy().token_budget)
     params = dense_params or DenseParams()
     set_threads(threads)
-    with WriterLock(index_dir):
+    with WriterLock(index_dir) as lock:
         name = generation_name(next_generation_number(index_dir))
         writer = GenerationWriter(index_dir, name, encoder.dim, None, params, threads)
         bar = _progress_bar(progress, None, unit="products")
         try:
-            for chunk in _chunks(products, DEFAULT_CHECKPOINT_ROWS):
+            for chunk in batched(products, DEFAULT_CHECKPOINT_ROWS):
                 writer.add_products(chunk)
                 writer.add_vectors(embed_texts(encoder, [p.dense_text() for p in chunk], policy))
                 if bar is not None:
@@ -319,7 +314,7 @@ def build_index(
             if bar is not None:
                 bar.close()
         publish(index_dir, final)
-        removed = collect_garbage(index_dir, keep) if keep else []
+        removed = collect_garbage(index_dir, keep, held=lock) if keep else []
         count = writer.count
     return BuildStats(
         final, count, time.perf_counter() - started, embedded=count, removed=tuple(removed)
@@ -347,7 +342,6 @@ def build_catalog(
     fusion: FusionWeights | None = None,
     threads: int | None = None,
     progress: bool = False,
-    log: Callable[[str], None] | None = None,
 ) -> BuildStats:
     """Index a catalog file into a new generation and publish it; resumable with `resume=True`.
 
@@ -360,7 +354,6 @@ def build_catalog(
     index_dir = Path(index_dir)
     policy = policy or BatchPolicy()
     params = dense_params or DenseParams()
-    say = log or (lambda _msg: None)
     if checkpoint_rows < 1:
         raise ValueError(f"checkpoint_rows must be >= 1, got {checkpoint_rows}")
     if not catalog.is_file():
@@ -370,7 +363,7 @@ def build_catalog(
     def items() -> Iterator[Product | Reject]:
         return read_catalog(catalog, mapping, encoding=encoding, fmt=fmt)
 
-    with WriterLock(index_dir):
+    with WriterLock(index_dir) as lock:
         checkpoint = Checkpoint(index_dir)
         wanted = BuildProgress(
             catalog=str(catalog),
@@ -382,15 +375,17 @@ def build_catalog(
         state = checkpoint.load() if resume else None
         if state is not None:
             state.check_matches(wanted)
-            say(
-                f"resuming: {state.products_embedded} products already embedded "
-                f"({state.rows_consumed} rows consumed, {len(state.shards)} shards)"
+            log.info(
+                "resuming: %d products already embedded (%d rows consumed, %d shards)",
+                state.products_embedded,
+                state.rows_consumed,
+                len(state.shards),
             )
         else:
             if resume:
-                say("no checkpoint to resume from; starting a fresh build")
+                log.info("no checkpoint to resume from; starting a fresh build")
             elif checkpoint.exists():
-                say("discarding the checkpoint of an earlier, unfinished build (see --resume)")
+                log.info("discarding the checkpoint of an earlier, unfinished build (see --resume)")
             state = wanted
             checkpoint.start(state)
         resumed_from = state.products_embedded
@@ -410,11 +405,13 @@ def build_catalog(
                     rejects_file, catalog,
                 )  # fmt: skip
             else:
-                say(f"{final.name} was already assembled before the interruption; publishing it")
+                log.info(
+                    "%s was already assembled before the interruption; publishing it", final.name
+                )
                 rejects = _count_rejects(items(), rejects_file)
         publish(index_dir, final)
         checkpoint.clear()
-        removed = collect_garbage(index_dir, keep) if keep else []
+        removed = collect_garbage(index_dir, keep, held=lock) if keep else []
         products = int(read_manifest(final)["doc_count"])
     return BuildStats(
         final,
@@ -571,7 +568,7 @@ def compact(
     started = time.perf_counter()
     index_dir = Path(index_dir)
     set_threads(threads)
-    with WriterLock(index_dir):
+    with WriterLock(index_dir) as lock:
         source = current_generation(index_dir)
         manifest = read_manifest(source)
         params = DenseParams(**manifest.get("dense", {}).get("params", {}))
@@ -581,7 +578,7 @@ def compact(
         name = generation_name(next_generation_number(index_dir))
         writer = GenerationWriter(index_dir, name, dense.dim, live, params, threads)
         try:
-            for chunk in _chunks(store.iter_live(), _STORE_CHUNK):
+            for chunk in batched(store.iter_live(), _STORE_CHUNK):
                 writer.add_products([p for _, p in chunk])
                 writer.add_vectors(dense.vectors([o for o, _ in chunk]))
             if writer.count == 0:
@@ -605,7 +602,7 @@ def compact(
         finally:
             store.close()
         publish(index_dir, final)
-        removed = collect_garbage(index_dir, keep) if keep else []
+        removed = collect_garbage(index_dir, keep, held=lock) if keep else []
     return BuildStats(final, writer.count, time.perf_counter() - started, removed=tuple(removed))
 
 

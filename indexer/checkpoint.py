@@ -13,7 +13,6 @@ file it does not name yet is overwritten on resume.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyseek.search.generation import fsync_path, write_file_atomic
+from tinyseek.indexer.generations import fsync_path, write_atomic
 
 CHECKPOINT_DIR = ".checkpoint"
 PROGRESS_FILE = "progress.json"
@@ -100,20 +99,18 @@ class Checkpoint:
         self.save(progress)
 
     def save(self, progress: BuildProgress) -> None:
-        write_file_atomic(self.path / PROGRESS_FILE, json.dumps(asdict(progress), indent=1))
+        text = json.dumps(asdict(progress), indent=1)
+        write_atomic(self.path / PROGRESS_FILE, lambda tmp: tmp.write_text(text, "utf-8"))
 
     def shard_path(self, number: int) -> Path:
         return self.path / f"shard-{number:06d}.npy"
 
     def write_shard(self, number: int, vectors: np.ndarray) -> None:
-        final = self.shard_path(number)
-        tmp = final.with_name(f".{final.name}.tmp")
-        with tmp.open("wb") as fh:
-            np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        fsync_path(self.path)
+        def save(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
+                np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+
+        write_atomic(self.shard_path(number), save)
 
     def read_shard(self, number: int, rows: int, dim: int) -> np.ndarray:
         vectors = np.load(self.shard_path(number), allow_pickle=False)

@@ -265,7 +265,6 @@ def run_index(args: argparse.Namespace) -> int:
             fusion=fusion,
             threads=args.threads,
             progress=not args.no_progress,
-            log=lambda msg: print(msg, file=sys.stderr),
         )
         resumed = (
             f"; resumed with {stats.resumed_from} products already embedded"
@@ -374,10 +373,10 @@ def run_generations(args: argparse.Namespace) -> int:
 
 def run_gc(args: argparse.Namespace) -> int:
     def action() -> int:
-        from tinyseek.indexer.generations import garbage_collect
+        from tinyseek.indexer.generations import collect_garbage
 
         _positive("--keep", args.keep)
-        removed = garbage_collect(args.index_dir, args.keep)
+        removed = collect_garbage(args.index_dir, args.keep)
         print(f"removed {len(removed)}: {', '.join(p.name for p in removed) or '-'}")
         return EXIT_OK
 

@@ -3,14 +3,13 @@
 A batch costs about (texts x longest text) tokens once padded, so batches are
 formed by that product, not by a fixed count: many short titles go together,
 a few long descriptions go alone. Texts are sorted by length inside a chunk to
-keep padding low and put back in order afterwards. Token counts come from the
-encoder's `count_tokens` when it has one, or are estimated from words and
-characters.
+keep padding low and put back in order afterwards. Token counts are estimated
+from words and characters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,13 +43,6 @@ class BatchPolicy:
             raise ValueError(f"token budget must be >= 1, got {self.token_budget}")
 
 
-def token_counter(encoder: Encoder) -> Callable[[Sequence[str]], list[int]]:
-    counter = getattr(encoder, "count_tokens", None)
-    if callable(counter):
-        return lambda texts: [int(n) for n in counter(list(texts))]
-    return lambda texts: [approx_tokens(t) for t in texts]
-
-
 def plan_batches(lengths: Sequence[int], policy: BatchPolicy) -> list[list[int]]:
     """Positions grouped into batches, shortest texts first, each within the policy."""
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
@@ -77,7 +69,7 @@ def embed_texts(encoder: Encoder, texts: Sequence[str], policy: BatchPolicy) -> 
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
     if not texts:
         return out
-    lengths = token_counter(encoder)(texts)
+    lengths = [approx_tokens(t) for t in texts]
     for batch in plan_batches(lengths, policy):
         done = 0
         for vectors in encoder.encode_documents([texts[i] for i in batch], len(batch)):
@@ -86,17 +78,3 @@ def embed_texts(encoder: Encoder, texts: Sequence[str], policy: BatchPolicy) -> 
         if done != len(batch):
             raise RuntimeError(f"encoder {encoder.name!r} returned {done} vectors for {len(batch)}")
     return out
-
-
-def embed_stream(
-    encoder: Encoder, texts: Iterator[str], policy: BatchPolicy, chunk: int = 4096
-) -> Iterator[np.ndarray]:
-    """Embed a stream chunk by chunk; memory is bounded by the chunk, whatever the stream."""
-    pending: list[str] = []
-    for text in texts:
-        pending.append(text)
-        if len(pending) >= chunk:
-            yield embed_texts(encoder, pending, policy)
-            pending = []
-    if pending:
-        yield embed_texts(encoder, pending, policy)

@@ -1,21 +1,162 @@
-"""Generation administration under the writer lock: rollback, garbage collection, listing."""
+"""Writing generations, under the index's writer lock: atomic files, fsync, checksums,
+publishing, rollback and garbage collection (the read side is `tinyseek.search.layout`).
+
+A generation is built in a temporary directory beside the others (every file
+fsynced), renamed into place, then published by atomically replacing CURRENT.
+Readers hold the generation they opened until they choose to move.
+
+Incremental updates are applied to the served generation in place and bump the
+manifest's `revision`; see `tinyseek.indexer.writer` for the commit order that keeps a
+reader from ever seeing half of an update. Old generations are removed by
+`collect_garbage`, which keeps the newest N and always the served one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from tinyseek.checksums import file_sha256
 from tinyseek.indexer.lock import WriterLock
-from tinyseek.search.generation import (
+from tinyseek.search.layout import (
+    CURRENT,
     GENERATION_PATTERN,
-    collect_garbage,
+    MANIFEST,
     current_generation,
     list_generations,
-    previous_generation,
-    publish,
     read_manifest,
     served_generation_name,
 )
+
+
+def generation_name(number: int) -> str:
+    return f"gen-{number:06d}"
+
+
+def next_generation_number(index_dir: Path) -> int:
+    numbers = [
+        int(m.group(1))
+        for p in (index_dir.iterdir() if index_dir.is_dir() else [])
+        if (m := GENERATION_PATTERN.match(p.name.removeprefix(".tmp-")))
+    ]
+    return max(numbers, default=0) + 1
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory's fsync makes renames in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and directory under `root` (and `root` itself)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for filename in filenames:
+            fsync_path(Path(dirpath) / filename)
+        fsync_path(Path(dirpath))
+
+
+def component_checksums(gen_dir: Path) -> dict[str, str]:
+    """sha256 of every component file of a generation, by relative path.
+
+    The manifest itself and lock files (which tantivy and the writer create and
+    touch) are left out.
+    """
+    sums: dict[str, str] = {}
+    for file in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
+        rel = file.relative_to(gen_dir).as_posix()
+        if rel == MANIFEST or file.name.endswith(".lock") or ".tmp-" in file.name:
+            continue
+        sums[rel] = file_sha256(file)
+    return sums
+
+
+def verify_generation(gen_dir: Path) -> list[str]:
+    """Problems found comparing a generation's files with its manifest (empty when sound)."""
+    manifest = read_manifest(gen_dir)
+    expected: dict[str, str] = manifest.get("checksums", {})
+    problems = []
+    for rel, digest in sorted(expected.items()):
+        path = gen_dir / rel
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif file_sha256(path) != digest:
+            problems.append(f"{rel}: checksum mismatch")
+    return problems
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Replace `path` as a whole or not at all: `write` fills a temporary sibling, which is
+    fsynced and renamed over `path`; then the directory is fsynced so the rename is durable."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write(tmp)
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def write_manifest(gen_dir: Path, manifest: dict[str, Any]) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_atomic(gen_dir / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def publish(index_dir: Path, gen_dir: Path) -> None:
+    """Make `gen_dir` the served generation by atomically replacing CURRENT."""
+    if gen_dir.parent.resolve() != index_dir.resolve():
+        raise ValueError(f"{gen_dir} is not inside {index_dir}")
+    read_manifest(gen_dir)
+    write_atomic(index_dir / CURRENT, lambda tmp: tmp.write_text(gen_dir.name + "\n", "utf-8"))
+
+
+def previous_generation(index_dir: Path) -> Path:
+    """The newest complete generation older than the served one (the rollback target)."""
+    served = current_generation(index_dir)
+    older = [g for g in list_generations(index_dir) if g.name < served.name]
+    if not older:
+        raise ValueError(f"{index_dir}: no generation older than {served.name} to roll back to")
+    return older[-1]
+
+
+def collect_garbage(index_dir: str | Path, keep: int, held: WriterLock | None = None) -> list[Path]:
+    """Delete generations beyond the newest `keep` (never the served one) and stale temp dirs.
+
+    Runs under the writer lock (a `.tmp-gen-*` directory is only in use while its writer
+    holds it): it takes the lock, unless the caller passes the one it already holds.
+    """
+    index_dir = Path(index_dir)
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    if held is not None and not held.held:
+        raise RuntimeError("collect_garbage was passed a writer lock that is not held")
+    with WriterLock(index_dir) if held is None else contextlib.nullcontext():
+        served = served_generation_name(index_dir)
+        generations = list_generations(index_dir)
+        keep_names = {g.name for g in generations[-keep:]}
+        if served:
+            keep_names.add(served)
+        removed = []
+        for gen in generations:
+            if gen.name not in keep_names:
+                shutil.rmtree(gen)
+                removed.append(gen)
+        for path in index_dir.iterdir() if index_dir.is_dir() else []:
+            incomplete = GENERATION_PATTERN.match(path.name) and not (path / MANIFEST).is_file()
+            stale = path.name.startswith(".tmp-gen-") or incomplete
+            if path.is_dir() and stale and path.name != served:
+                shutil.rmtree(path)
+                removed.append(path)
+        if removed:
+            fsync_path(index_dir)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -47,13 +188,6 @@ def rollback(index_dir: str | Path, to: str | None = None) -> tuple[str, str]:
             read_manifest(target)
         publish(index_dir, target)
     return served.name, target.name
-
-
-def garbage_collect(index_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` generations (never the served one)."""
-    index_dir = Path(index_dir)
-    with WriterLock(index_dir):
-        return collect_garbage(index_dir, keep)
 
 
 def describe_generations(index_dir: str | Path) -> list[GenerationInfo]:

@@ -1,14 +1,13 @@
-"""One writer per index directory: an exclusive `flock` on INDEX_DIR/.writer.lock.
+"""One writer per index directory: an exclusive file lock on INDEX_DIR/.writer.lock.
 
-The kernel drops the lock when the holder exits, however it exits (kill -9
-included), so a crashed job never leaves the index locked. The holder writes
-its pid, command and start time into the file so a refused writer can say who
-holds it.
+The lock is an OS lock (filelock), which the kernel drops when the holder exits, however
+it exits (kill -9 included), so a crashed job never leaves the index locked. The holder
+writes its pid, command and start time into a sidecar file (.writer.lock.holder) so a
+refused writer can say who holds it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
@@ -16,7 +15,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from filelock import FileLock, Timeout
+
 LOCK_FILE = ".writer.lock"
+HOLDER_FILE = ".writer.lock.holder"
 
 
 class WriterLockedError(RuntimeError):
@@ -24,40 +26,54 @@ class WriterLockedError(RuntimeError):
 
 
 class WriterLock:
-    """Context manager holding INDEX_DIR/.writer.lock exclusively; never waits."""
+    """Context manager holding INDEX_DIR/.writer.lock exclusively.
 
-    def __init__(self, index_dir: str | Path) -> None:
+    Never waits by default; with `timeout` (seconds) it waits that long for the holder to
+    finish before giving up.
+    """
+
+    def __init__(self, index_dir: str | Path, timeout: float | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.path = self.index_dir / LOCK_FILE
-        self._fd: int | None = None
+        self.timeout = timeout
+        # thread_local=False: a writer may be opened and closed on different threads.
+        self._lock = FileLock(self.path, thread_local=False)
+        self._held = False
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._held
 
     def acquire(self) -> None:
-        if self._fd is not None:
+        if self._held:
             raise WriterLockedError(f"{self.path} is already held by this writer")
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _describe_holder(fd)
-            os.close(fd)
+            self._lock.acquire(timeout=self.timeout or 0)
+        except Timeout:
+            waited = f" after waiting {self.timeout:g} s" if self.timeout else ""
             raise WriterLockedError(
-                f"another writer is working on {self.index_dir} ({holder}); "
-                "try again when it has finished"
+                f"another writer is working on {self.index_dir} ({self._describe_holder()})"
+                f"{waited}; try again when it has finished"
             ) from None
-        os.ftruncate(fd, 0)
-        info = {"pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:300]}
-        os.pwrite(fd, json.dumps(info).encode(), 0)
-        self._fd = fd
+        self._held = True
+        holder = {"pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:300]}
+        tmp = self.index_dir / f"{HOLDER_FILE}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(holder), encoding="utf-8")
+        os.replace(tmp, self.index_dir / HOLDER_FILE)
 
     def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)  # closing the descriptor releases the flock
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+    def _describe_holder(self) -> str:
+        try:
+            info = json.loads((self.index_dir / HOLDER_FILE).read_text(encoding="utf-8"))
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(info["since"])))
+            return f"pid {info['pid']}, since {since}: {info['command']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
 
     def __enter__(self) -> WriterLock:
         self.acquire()
@@ -70,12 +86,3 @@ class WriterLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
-
-
-def _describe_holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(info["since"])))
-        return f"pid {info['pid']}, since {since}: {info['command']}"
-    except (ValueError, KeyError, TypeError):
-        return "holder unknown"

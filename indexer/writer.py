@@ -30,7 +30,6 @@ them.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,19 +38,17 @@ from pathlib import Path
 from types import TracebackType
 
 from tinyseek.indexer.embedding import BatchPolicy, embed_texts
+from tinyseek.indexer.generations import component_checksums, write_atomic, write_manifest
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.bm25 import BM25Index
 from tinyseek.search.dense import DenseIndex, DenseParams
-from tinyseek.search.generation import (
+from tinyseek.search.layout import (
     BM25_DIR,
     DENSE_FILE,
     DOCS_FILE,
-    component_checksums,
     current_generation,
-    fsync_path,
     read_manifest,
-    write_manifest,
 )
 from tinyseek.search.store import DocStore
 from tinyseek.search.types import Product
@@ -180,11 +177,7 @@ class IndexWriter:
             ordinals = list(range(base, base + len(upserts)))
             if upserts:
                 dense.add(vectors)
-                tmp = gen_dir / f".{DENSE_FILE}.tmp-{os.getpid()}"
-                dense.save(tmp)
-                fsync_path(tmp)
-                os.replace(tmp, gen_dir / DENSE_FILE)
-                fsync_path(gen_dir)
+                write_atomic(gen_dir / DENSE_FILE, dense.save)
 
                 bm25 = BM25Index.open(gen_dir / BM25_DIR)
                 bm25_writer = bm25.writer()

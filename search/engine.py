@@ -20,7 +20,7 @@ from tinyseek.search.cache import QueryCache
 from tinyseek.search.dense import DenseIndex, DenseParams
 from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.fusion import fuse_convex, fuse_rrf
-from tinyseek.search.generation import (
+from tinyseek.search.layout import (
     BM25_DIR,
     CURRENT,
     DENSE_FILE,

@@ -22,20 +22,15 @@ from tinyseek.indexer import (
     WriterLockedError,
     build_catalog,
     build_index,
-    garbage_collect,
+    collect_garbage,
     rollback,
 )
 from tinyseek.indexer.checkpoint import Checkpoint
 from tinyseek.indexer.embedding import BatchPolicy, approx_tokens, embed_texts, plan_batches
+from tinyseek.indexer.generations import verify_generation
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.search.engine import Engine
-from tinyseek.search.generation import (
-    CURRENT,
-    current_generation,
-    list_generations,
-    read_manifest,
-    verify_generation,
-)
+from tinyseek.search.layout import CURRENT, current_generation, list_generations, read_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = ("oak chair", "cordless drill", "brass lamp", "blue rug", "vintage mirror", "model P17")
@@ -247,7 +242,7 @@ def test_gc_keeps_n_and_rollback(tmp_path: Path) -> None:
     assert rollback(out) == ("gen-000005", "gen-000004")
     assert rollback(out) == ("gen-000004", "gen-000003")
     assert len(Engine.open(out, encoder=encoder)) == 22
-    removed = garbage_collect(out, keep=1)
+    removed = collect_garbage(out, keep=1)
     # The newest is kept, and so is the served one although it is older.
     assert sorted(p.name for p in removed) == ["gen-000001", "gen-000002", "gen-000004"]
     assert [g.name for g in list_generations(out)] == ["gen-000003", "gen-000005"]
@@ -269,6 +264,19 @@ def test_second_writer_is_refused(tmp_path: Path, catalog: Path) -> None:
         with pytest.raises(WriterLockedError):
             rollback(out)
     assert build_catalog(catalog, out, HashingEncoder()).products == 270
+
+
+def test_writer_lock_names_its_holder_and_can_wait(tmp_path: Path) -> None:
+    out = tmp_path / "idx"
+    holder = WriterLock(out)
+    holder.acquire()
+    started = time.monotonic()
+    with pytest.raises(WriterLockedError, match=rf"pid {os.getpid()}, since .*after waiting"):
+        WriterLock(out, timeout=0.3).acquire()
+    assert time.monotonic() - started >= 0.3
+    threading.Timer(0.2, holder.release).start()
+    with WriterLock(out, timeout=10) as waited:  # the holder lets go while we wait
+        assert waited.held
 
 
 def test_no_valid_products(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from tests.test_indexer_support import HashingEncoder, make_products
 from tinyseek.indexer import IndexWriter, WriterLockedError, build_index, compact
+from tinyseek.indexer.generations import verify_generation
 from tinyseek.search.engine import Engine
-from tinyseek.search.generation import current_generation, read_manifest, verify_generation
+from tinyseek.search.layout import current_generation, read_manifest
 from tinyseek.search.store import DocStore
 from tinyseek.search.types import Product
 
