@@ -58,8 +58,8 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 def _pin_threads(threads: int) -> None:
     """Set before torch / FAISS are imported; a later change would not reach OpenMP."""
     pin_thread_pools(threads)
-    # faiss may already be loaded (the `search` package imports it); its pool is set by
-    # faiss.omp_set_num_threads at startup. torch must not be loaded yet.
+    # faiss's pool is also set by faiss.omp_set_num_threads at startup; torch (the TorchScript
+    # or teacher backends) must not be loaded yet.
     if "torch" in sys.modules:
         log.warning("torch already imported; OMP_NUM_THREADS may not apply")
 

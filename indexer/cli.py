@@ -42,9 +42,9 @@ the commit, for any engine that calls `reload_if_changed()`. Replaced and
 deleted products leave tombstones; `tinyseek compact INDEX_DIR` writes a fresh
 generation without them. `tinyseek rollback INDEX_DIR` serves the previous
 generation again (`--to gen-NNNNNN` for a given one); `tinyseek generations
-INDEX_DIR` lists them. The library equivalents are `indexer.build_catalog`,
-`indexer.IndexWriter(index_dir).upsert(...) / .delete(...) / .commit()`,
-`indexer.compact` and `indexer.rollback`.
+INDEX_DIR` lists them. The library equivalents are `tinyseek.build_catalog`,
+`tinyseek.IndexWriter(index_dir).upsert(...) / .delete(...) / .commit()`,
+`tinyseek.compact` and `tinyseek.rollback`.
 
 One writer at a time: every command that changes an index holds an exclusive
 lock on INDEX_DIR/.writer.lock and a second one is refused (exit code 4).
@@ -237,7 +237,7 @@ def run_index(args: argparse.Namespace) -> int:
         from tinyseek.indexer.embedding import BatchPolicy
         from tinyseek.indexer.lock import WriterLock
         from tinyseek.indexer.readers import catalog_format, parse_mapping
-        from tinyseek.models.encoder import load_encoder
+        from tinyseek.models.encoder import check_encoder_spec, load_encoder
 
         for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
             _positive("--" + name.replace("_", "-"), getattr(args, name))
@@ -247,6 +247,7 @@ def run_index(args: argparse.Namespace) -> int:
         if not catalog.is_file():
             raise FileNotFoundError(f"catalog not found: {catalog}")
         catalog_format(catalog, args.format)
+        check_encoder_spec(args.encoder)
         with WriterLock(args.out):  # fail fast, before loading the encoder
             pass
         encoder = load_encoder(args.encoder, threads=args.threads)

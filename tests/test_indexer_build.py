@@ -313,6 +313,7 @@ def run_cli(
 
     for module in (tinyseek.models.encoder, tinyseek.search.engine):
         monkeypatch.setattr(module, "load_encoder", lambda *a, **k: HashingEncoder())
+    monkeypatch.setattr(tinyseek.models.encoder, "check_encoder_spec", lambda spec: None)
     parser = __import__("argparse").ArgumentParser(prog="tinyseek")
     cli.register(parser.add_subparsers(dest="command", required=True))
     try:
