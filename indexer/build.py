@@ -36,6 +36,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tinyseek import __version__
 from tinyseek.checksums import file_sha256
 from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint
 from tinyseek.indexer.embedding import BatchPolicy, embed_texts
@@ -104,8 +105,9 @@ class BuildStats:
 
 
 def library_versions() -> dict[str, str]:
-    names = ("tinyseek", "torch", "faiss-cpu", "tantivy", "numpy", "sentence-transformers")
-    versions = {"python": platform.python_version()}
+    """tinyseek's version and those of the libraries an index depends on (when installed)."""
+    names = ("faiss-cpu", "tantivy", "numpy", "onnxruntime", "torch", "sentence-transformers")
+    versions = {"python": platform.python_version(), "tinyseek": __version__}
     for name in names:
         try:
             versions[name] = metadata.version(name)
