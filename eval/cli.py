@@ -10,6 +10,8 @@ import argparse
 import logging
 from typing import Any
 
+from tinyseek.extras import require
+
 log = logging.getLogger(__name__)
 
 DATASET_HELP = (
@@ -139,6 +141,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError("--encoders is empty")
     for encoder_spec in encoders:
         check_encoder_spec(encoder_spec)
+    if not args.no_plots:
+        require("eval", "matplotlib", alternative="pass --no-plots")
     if args.k < 1:
         raise ValueError(f"--k must be >= 1, got {args.k}")
     weights = parse_weights(args.weights)

@@ -13,12 +13,14 @@ import pytest
 from tests.conftest import REPO
 
 BLOCKED = ("torch", "sentence_transformers", "transformers", "onnx", "snorkel")
-# Installed first in each child process: importing any of BLOCKED fails as if it were absent.
+# Installed first in each child process: importing any of BLOCKED (or of the names in
+# $TINYSEEK_TEST_BLOCK) fails as if it were not installed.
 BLOCKER = f"""
+import os
 import sys
 
 class BlockTrainingStack:
-    blocked = {BLOCKED!r}
+    blocked = {BLOCKED!r} + tuple(os.environ.get("TINYSEEK_TEST_BLOCK", "").split())
 
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in self.blocked:
@@ -104,27 +106,29 @@ CLI = BLOCKER + "from tinyseek.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 @pytest.mark.parametrize(
-    "command",
+    ("command", "extra"),
     [
-        ["build-model", "--default"],
-        ["adapt", "CATALOG", "--out", "adapted"],
-        ["index", "CATALOG", "--out", "index", "--encoder", "teacher"],
-        ["eval", "sample", "--encoders", "teacher", "--out", "report"],
+        (["build-model", "--default"], "train"),
+        (["adapt", "CATALOG", "--out", "adapted"], "train"),
+        (["index", "CATALOG", "--out", "index", "--encoder", "teacher"], "train"),
+        (["eval", "sample", "--encoders", "teacher", "--out", "report"], "train"),
+        (["eval", "sample", "--encoders", "ARTIFACT", "--out", "report"], "eval"),
     ],
 )
 def test_a_missing_extra_fails_first_with_the_install_command(
-    command: list[str], tmp_path: Path
+    command: list[str], extra: str, tiny: dict[str, object], tmp_path: Path
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    catalog = REPO / "sample_data" / "corpus.jsonl"
-    argv = [str(catalog) if arg == "CATALOG" else arg for arg in command]
+    paths = {"CATALOG": str(REPO / "sample_data" / "corpus.jsonl"), "ARTIFACT": str(tiny["path"])}
+    argv = [paths.get(arg, arg) for arg in command]
     home = tmp_path / "home"
-    done = _python(CLI, *argv, cwd=work, env={"TINYSEEK_HOME": str(home)})
+    env = {"TINYSEEK_HOME": str(home), "TINYSEEK_TEST_BLOCK": "matplotlib"}
+    done = _python(CLI, *argv, cwd=work, env=env)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr  # one line, no traceback
-    assert "pip install 'tinyseek[train]'" in lines[0]
+    assert f"pip install 'tinyseek[{extra}]'" in lines[0]
     assert list(work.iterdir()) == [] and not home.exists()  # no work was done
 
 

@@ -23,11 +23,13 @@ def missing_modules(*modules: str) -> list[str]:
     return missing
 
 
-def require(extra: str, *modules: str) -> None:
-    """Raise MissingExtraError unless every module of `modules` (from `extra`) is importable."""
+def require(extra: str, *modules: str, alternative: str = "") -> None:
+    """Raise MissingExtraError unless every module of `modules` (from `extra`) is importable;
+    `alternative` names another way out (e.g. "pass --no-plots")."""
     missing = missing_modules(*modules)
     if missing:
         raise MissingExtraError(
             f"this needs the {extra!r} extra (missing: {', '.join(missing)}); "
             f"install it with: pip install 'tinyseek[{extra}]'"
+            + (f", or {alternative}" if alternative else "")
         )
