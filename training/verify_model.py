@@ -8,7 +8,6 @@ nDCG@10 of teacher vs artifact with exact numpy inner product over the whole cor
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -20,9 +19,11 @@ import numpy as np
 from tinyseek.eval.beir import LabelledSet, load_homedepot, load_sample
 from tinyseek.eval.datasets import homedepot_root
 from tinyseek.eval.metrics import ndcg_at_k
+from tinyseek.indexer.readers import read_catalog
 from tinyseek.models.artifact import load_artifact_encoder
 from tinyseek.models.encoder import Encoder
 from tinyseek.resources import sample_data_dir
+from tinyseek.search.types import Product
 from tinyseek.training.build import load_teacher
 from tinyseek.training.distill import embed_texts, is_held_out
 
@@ -48,16 +49,9 @@ class SetReport:
 
 
 def read_corpus(path: Path) -> tuple[list[str], list[str]]:
-    """(ids, titles) of a BEIR corpus.jsonl; the title falls back to the text."""
-    ids: list[str] = []
-    titles: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                record = json.loads(line)
-                ids.append(str(record["_id"]))
-                titles.append(str(record.get("title") or record.get("text") or ""))
-    return ids, titles
+    """(ids, titles) of the valid products of a corpus (any format `tinyseek index` reads)."""
+    products = [p for p in read_catalog(path) if isinstance(p, Product)]
+    return [p.id for p in products], [p.title for p in products]
 
 
 def dense_ndcg(
