@@ -1,8 +1,20 @@
-"""BM25 retrieval through tantivy: several stemmed fields with boosts, filters as tantivy queries.
+"""BM25 retrieval through tantivy: one field with all of a product's text plus its title,
+filters as tantivy queries.
+
+Each product is indexed twice over: an `all` field holding title, brand, category levels,
+attributes and description, which gives BM25 one honest length normalisation per product,
+and its `title`, searched at half weight on top, so a word in the title counts a little
+more than the same word in a description. Measured against per-field scoring with a
+3x title boost (nDCG@10, dev splits): NFCorpus 0.276 -> 0.293 (plain one-field tantivy:
+0.290), the sample labels 0.527 -> 0.534, Home Depot unchanged (titles only).
 
 User text is never handed to tantivy's query language as written: it is reduced to
 lowercased word tokens first, so quotes, colons, operators and wildcards are plain
 words or nothing, and no query string can raise a syntax error.
+
+A product *matches every word* when it contains every content word of the query; English
+stopwords ("for", "the", "with", ...) are optional, so "rug for living room" fully matches
+a rug described as "for the living room" and a natural-language question can match at all.
 """
 
 from __future__ import annotations
@@ -16,16 +28,24 @@ import tantivy
 from tinyseek.search.filters import Filters, normalise_category
 from tinyseek.search.types import Product
 
-TEXT_FIELDS = ("title", "brand", "category", "attributes", "description")
-DEFAULT_BOOSTS: dict[str, float] = {
-    "title": 3.0,
-    "brand": 2.0,
-    "category": 1.5,
-    "attributes": 1.0,
-    "description": 1.0,
-}
+ALL = "all"
+TITLE = "title"
+DEFAULT_BOOSTS: dict[str, float] = {ALL: 1.0, TITLE: 0.5}
 MAX_QUERY_TOKENS = 64
 WORD = re.compile(r"[^\W_]+")
+STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their
+    then there these they this to was will with i me my we our you your""".split()  # noqa: SIM905
+)
+"""Lucene's English stopwords plus personal pronouns: optional words of a query."""
+ANALYZER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+"""The `en_stem` analyzer, to look up a query word's indexed form."""
 
 
 def words(text: str) -> list[str]:
@@ -38,10 +58,22 @@ def query_tokens(text: str) -> list[str]:
     return words(text)[:MAX_QUERY_TOKENS]
 
 
+def content_words(tokens: Sequence[str]) -> list[str]:
+    """The tokens a product must all contain to match every word: the non-stopwords, or
+    every token when the query is only stopwords."""
+    return [t for t in tokens if t not in STOPWORDS] or list(tokens)
+
+
+def description_text(product: Product) -> str:
+    """The description, or nothing when it only repeats the title (catalogs often do)."""
+    description, title = product.description.strip(), product.title.strip()
+    return "" if not description or description == title else description
+
+
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("ord", stored=False, indexed=True, fast=True)
-    for name in TEXT_FIELDS:
+    for name in (ALL, TITLE):
         builder.add_text_field(name, stored=False, tokenizer_name="en_stem")
     builder.add_text_field("brand_key", stored=False, tokenizer_name="raw")
     builder.add_text_field("category_prefix", stored=False, tokenizer_name="raw")
@@ -59,11 +91,10 @@ def category_prefixes(category: str) -> list[str]:
 def to_document(ordinal: int, product: Product) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_integer("ord", ordinal)
-    doc.add_text("title", product.title)
-    doc.add_text("description", product.description)
-    doc.add_text("brand", product.brand)
-    doc.add_text("category", " ".join(product.category_levels))
-    doc.add_text("attributes", " ".join(f"{k} {v}" for k, v in product.attributes.items()))
+    attributes = " ".join(f"{k} {v}" for k, v in product.attributes.items())
+    parts = (product.title, product.brand, " ".join(product.category_levels), attributes)
+    doc.add_text(ALL, " ".join(p for p in (*parts, description_text(product)) if p))
+    doc.add_text(TITLE, product.title)
     doc.add_text("brand_key", product.brand.strip().lower())
     for prefix in category_prefixes(product.category):
         doc.add_text("category_prefix", prefix)
@@ -143,25 +174,51 @@ class BM25Index:
             queries.append(tantivy.Query.term_query(schema, "in_stock", filters.in_stock))
         return queries
 
+    def _words_query(self, tokens: Sequence[str], conjunction: bool) -> tantivy.Query:
+        query, _errors = self._index.parse_query_lenient(
+            " ".join(tokens),
+            list(self.boosts),
+            field_boosts=self.boosts,
+            conjunction_by_default=conjunction,
+        )
+        return query
+
     def text_query(self, text: str, all_words: bool = False) -> tantivy.Query | None:
-        """Disjunction of the words over the boosted fields, or their conjunction if all_words."""
+        """Disjunction of the words over the boosted fields; with all_words, only products
+        containing every content word qualify, scored exactly as by the disjunction."""
         tokens = query_tokens(text)
         if not tokens:
             return None
-        query, _errors = self._index.parse_query_lenient(
-            " ".join(tokens),
-            list(TEXT_FIELDS),
-            field_boosts=self.boosts,
-            conjunction_by_default=all_words,
-        )
+        if not all_words:
+            return self._words_query(tokens, conjunction=False)
+        required = content_words(tokens)
+        optional = [t for t in tokens if t not in required]
+        query = self._words_query(required, conjunction=True)
+        if optional:
+            query = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, query),
+                    (tantivy.Occur.Should, self._words_query(optional, conjunction=False)),
+                ]
+            )
         return query
+
+    def unmatched_words(self, text: str) -> list[str]:
+        """Content words of the text that no product contains (after stemming)."""
+        searcher = self._index.searcher()
+        missing = []
+        for token in content_words(query_tokens(text)):
+            terms = ANALYZER.analyze(token)
+            if terms and searcher.doc_freq(ALL, terms[0]) == 0:
+                missing.append(token)
+        return missing
 
     def search(
         self, text: str, n: int, filters: Filters | None = None, all_words: bool = False
     ) -> list[tuple[int, float]]:
         """Top-n (ordinal, BM25 score) for the text, restricted by filters.
 
-        With all_words, only products matching every word (in any field) qualify.
+        With all_words, only products containing every content word qualify.
         """
         query = self.text_query(text, all_words)
         if query is None or n <= 0:

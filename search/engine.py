@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from tinyseek.models.encoder import Encoder, load_encoder
-from tinyseek.search.bm25 import BM25Index, query_tokens
+from tinyseek.search.bm25 import BM25Index, content_words, query_tokens
 from tinyseek.search.cache import QueryCache
 from tinyseek.search.dense import DenseIndex, DenseParams
 from tinyseek.search.filters import FilterColumns, Filters
-from tinyseek.search.fusion import fuse_convex, fuse_rrf
+from tinyseek.search.fusion import QuerySignals, Ranked, fuse_adaptive, fuse_convex, fuse_rrf
 from tinyseek.search.layout import (
     BM25_DIR,
     CURRENT,
@@ -30,7 +30,7 @@ from tinyseek.search.layout import (
     current_generation,
     read_manifest,
 )
-from tinyseek.search.spelling import Speller
+from tinyseek.search.spelling import Speller, english_words
 from tinyseek.search.store import DocStore
 from tinyseek.search.types import FusionMethod, FusionWeights, Hit, SearchMode
 
@@ -305,10 +305,12 @@ class Engine:
         bm25: list[tuple[int, float]] = []
         full_matches = 0
         dense: list[tuple[int, float]] = []
+        vector: np.ndarray | None = None
         if mode is SearchMode.HYBRID:
             lexical = self._lexical.submit(_bm25_all_then_any, gen, text, depth, filters)
             try:
-                dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
+                vector = self.embed_query(text)
+                dense = gen.dense.search(vector, depth, gen.mask(filters))
             finally:
                 bm25, full_matches = lexical.result()
         elif mode is SearchMode.BM25:
@@ -320,6 +322,10 @@ class Engine:
             fused = bm25
         elif mode is SearchMode.DENSE:
             fused = dense
+        elif weights.method is FusionMethod.ADAPTIVE:
+            assert vector is not None  # hybrid mode encodes the query
+            signals = query_signals(gen, text, vector, bm25, full_matches, dense)
+            fused = fuse_adaptive(bm25, dense, signals, weights.bm25, weights.dense, weights.rrf_k)
         elif weights.method is FusionMethod.RRF:
             fused = fuse_rrf(
                 bm25,
@@ -357,17 +363,46 @@ class Engine:
         return hits
 
 
+AGREEMENT_DEPTH = 5
+
+
+def query_signals(
+    gen: Generation,
+    text: str,
+    vector: np.ndarray,
+    bm25: Ranked,
+    full_matches: int,
+    dense: Ranked,
+) -> QuerySignals:
+    """What the two result lists say about the query (see `QuerySignals`); costs a few
+    vector reads and one term lookup per content word."""
+    agreement = 1.0
+    if not bm25:
+        agreement = 0.0
+    elif dense:
+        top_dense = float(np.mean([score for _, score in dense[:AGREEMENT_DEPTH]]))
+        lexical = gen.dense.vectors(o for o, _ in bm25[:AGREEMENT_DEPTH])
+        if top_dense > 0:
+            agreement = float(np.mean(lexical @ vector)) / top_dense
+    unmatched = False
+    if full_matches == 0:
+        english = english_words()
+        unmatched = any(w in english and w.isalpha() for w in gen.bm25.unmatched_words(text))
+    return QuerySignals(full_matches, agreement, unmatched)
+
+
 def _bm25_all_then_any(
     gen: Generation, text: str, depth: int, filters: Filters | None
 ) -> tuple[list[tuple[int, float]], int]:
-    """BM25 ranking where products matching every query word come first, then the rest.
+    """BM25 ranking where products matching every content word come first, then the rest.
 
-    Returns the ranking and how many of its leading items match every word. In
+    Returns the ranking and how many of its leading items match every content word. In
     product search a partial match ("machine" for "washing machine") is usually
-    another kind of product, so hybrid fusion can discount it (`FusionWeights.partial`).
+    another kind of product, so hybrid fusion can discount it. With one content word,
+    a partial match could only match a stopword, so there are none.
     """
     full = _live_bm25(gen, text, depth, filters, all_words=True)
-    if len(full) >= depth or len(query_tokens(text)) <= 1:
+    if len(full) >= depth or len(content_words(query_tokens(text))) <= 1:
         return full, len(full)
     seen = {o for o, _ in full}
     rest = [(o, s) for o, s in _live_bm25(gen, text, depth, filters) if o not in seen]

@@ -1,8 +1,11 @@
-"""Fusing two ranked lists: reciprocal rank fusion and a convex combination of normalised scores."""
+"""Fusing two ranked lists: reciprocal rank fusion, a convex combination of normalised scores,
+and the default, adaptive RRF, whose weights follow what the two retrievers say about the query.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 Ranked = Sequence[tuple[int, float]]
 """(ordinal, score) pairs, best first."""
@@ -77,3 +80,78 @@ def fuse_convex(
 def _sorted(scores: dict[int, float]) -> list[tuple[int, float]]:
     # Ties break on the ordinal so results are deterministic.
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+@dataclass(frozen=True)
+class QuerySignals:
+    """What the retrievers tell about one query, for `fuse_adaptive` (cheap to compute)."""
+
+    full_matches: int
+    """How many leading BM25 items contain every content word of the query."""
+    agreement: float
+    """Mean cosine of BM25's top 5 to the query over the mean cosine of dense's top 5: near 1
+    when the lexical results mean what the query means, low when they only share words."""
+    unmatched: bool
+    """A content word of the query is an English word no product contains ("couch" in a
+    catalog that says "sofa"): the lexical side cannot see part of the query."""
+
+
+@dataclass(frozen=True)
+class AdaptiveRule:
+    """Dense weight and partial-match weight of one kind of query (BM25 weight is 1)."""
+
+    dense: float
+    partial: float
+
+
+LEXICAL = AdaptiveRule(dense=0.5, partial=0.25)
+"""Products contain every content word: BM25 leads, dense reorders among them."""
+PARTIAL = AdaptiveRule(dense=0.25, partial=1.0)
+"""No product has every word, but BM25's best share the query's meaning (typos left,
+extra words, codes): keep BM25's partial matches, dense adds candidates."""
+SEMANTIC = AdaptiveRule(dense=2.0, partial=0.0)
+"""No product has every word and BM25's best do not mean what the query means, or a query
+word is vocabulary the catalog lacks: the dense ranking."""
+AGREEMENT_FLOOR = 0.5
+UNMATCHED_AGREEMENT = 0.8
+
+
+def adaptive_rule(signals: QuerySignals) -> AdaptiveRule:
+    """The kind of query, from its signals (thresholds: see `fuse_adaptive`)."""
+    if signals.full_matches > 0:
+        return LEXICAL
+    if signals.agreement < AGREEMENT_FLOOR or (
+        signals.unmatched and signals.agreement < UNMATCHED_AGREEMENT
+    ):
+        return SEMANTIC
+    return PARTIAL
+
+
+def fuse_adaptive(
+    bm25: Ranked,
+    dense: Ranked,
+    signals: QuerySignals,
+    w_bm25: float = 1.0,
+    w_dense: float = 1.0,
+    k: int = 60,
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion with per-query weights (`adaptive_rule`); `w_bm25` and `w_dense`
+    scale them.
+
+    Chosen to never rank below the better of the two retrievers on any development set,
+    without labels (nDCG@10, full retrieval, all-MiniLM-L6-v2 dense; plain RRF beside):
+    Home Depot dev 0.403 vs BM25 0.402, dense 0.285 (plain RRF 0.352); NFCorpus dev 0.330
+    vs 0.297 / 0.305 (0.323); sample labels 0.789 vs 0.534 / 0.782 (0.798). A single fixed
+    weighting could not: BM25's partial matches are the best evidence on Home Depot (0.297
+    vs dense 0.216 where no product has every word) and noise on the sample (0.06 vs 0.74).
+    """
+    rule = adaptive_rule(signals)
+    return fuse_rrf(
+        bm25,
+        dense,
+        w_bm25,
+        w_dense * rule.dense,
+        k,
+        signals.full_matches,
+        rule.partial,
+    )

@@ -21,7 +21,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the BM25 index has the `all` + `title` fields (1 had one field per product field)."""
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DENSE_FILE = "dense.faiss"
@@ -69,7 +70,8 @@ def read_manifest(gen_dir: Path) -> dict[str, Any]:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
-            f"{path}: format_version {version!r} is not supported (expected {FORMAT_VERSION})"
+            f"{path}: format_version {version!r} is not supported (expected {FORMAT_VERSION}); "
+            "rebuild the index with this version: tinyseek index CATALOG --out INDEX_DIR"
         )
     return manifest
 

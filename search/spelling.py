@@ -4,8 +4,14 @@ Shoppers misspell ("toliet", "glaciar bay") and run words together ("outdoorfurn
 a word the catalog never uses matches nothing in BM25 and confuses the encoder. The
 vocabulary is every word of every live product with its document frequency, kept by
 the document store in the same transaction as the products, so it follows upserts and
-deletes. A query word is left alone when the catalog knows it, when it is shorter than
-MIN_LENGTH or contains a digit (sizes and model numbers); otherwise it becomes, in this
+deletes.
+
+A correction needs evidence that the word is a typo, not vocabulary the catalog lacks:
+"couch" is not in a catalog of sofas, but it is a word, and semantic search exists for
+exactly that case. So a query word is left alone when the catalog knows it, when it is a
+real English word (symspellpy's 82,765-word frequency dictionary), when it is shorter than
+MIN_LENGTH or contains a digit (sizes and model numbers). A word whose accents are the only
+difference from a catalog word ("sofá") becomes that word. Otherwise it becomes, in this
 order of preference:
 
 1. the most frequent catalog word one edit away (SymSpell; transpositions count as one);
@@ -14,13 +20,21 @@ order of preference:
 
 Only words in at least `min_count` products are offered as corrections, so a typo the
 catalog itself contains once is never suggested (it is still known, so never changed).
+
+Measured with BM25 (nDCG@10, dev splits): Home Depot 0.385 as typed, 0.402 with the
+catalog-only corrector of before, 0.402 with this one (1,041 of 7,856 queries corrected,
+none of them a dictionary word); NFCorpus 0.293 -> 0.297; the sample labels unchanged
+(no query corrected; the catalog-only corrector rewrote 19 of 84, "couch" -> "touch").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib.resources import files
 
 from symspellpy import SymSpell, Verbosity
 
@@ -29,6 +43,20 @@ from tinyseek.search.types import Product
 
 MIN_LENGTH = 4
 LONG_WORD = 8
+ENGLISH_DICTIONARY = "frequency_dictionary_en_82_765.txt"
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The English words of symspellpy's frequency dictionary (loaded once, ~20 ms)."""
+    text = (files("symspellpy") / ENGLISH_DICTIONARY).read_text(encoding="utf-8")
+    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+
+
+def fold_accents(word: str) -> str:
+    """The word without combining marks ("sofá" -> "sofa")."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def product_terms(product: Product) -> set[str]:
@@ -70,7 +98,12 @@ class Speller:
 
     def correct_word(self, word: str) -> str | None:
         """The correction of one lowercased word, or None to keep it."""
-        if word in self._known or len(word) < MIN_LENGTH or any(c.isdigit() for c in word):
+        if word in self._known:
+            return None
+        folded = fold_accents(word)
+        if folded != word and folded in self._known:
+            return folded
+        if len(word) < MIN_LENGTH or any(c.isdigit() for c in word) or word in english_words():
             return None
         for distance in (1, 2):
             if distance == 2:

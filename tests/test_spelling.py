@@ -24,6 +24,9 @@ VOCABULARY = {
     "oncee": 1,  # a typo the catalog itself contains once: known, never suggested
     "once": 8,
     "quartz": 2,
+    "sofa": 6,
+    "drill": 5,
+    "cordless": 4,
 }
 
 
@@ -37,17 +40,34 @@ def test_one_edit_then_split_then_two_edits_for_long_words() -> None:
     speller = Speller(VOCABULARY)
     assert speller.correct_word("toliet") == "toilet"  # transposition: one edit
     assert speller.correct_word("glaciar") == "glacier"
-    assert speller.correct_word("sprinkle") == "sprinkler"  # the closest, then most frequent
+    assert speller.correct_word("sprinklr") == "sprinkler"  # the closest, then most frequent
     # "wiremesh" is two edits from "wireless", but splits into two catalog words first.
     assert speller.correct_word("wiremesh") == "wire mesh"
     assert speller.correct_word("sprnklerr") == "sprinkler"  # 9 letters: two edits allowed
-    assert speller.correct_word("quarts") == "quartz"
+    assert speller.correct_word("quartx") == "quartz"
     assert speller.correct_word("qurtzz") is None  # 6 letters: two edits not tried
+
+
+def test_real_words_are_vocabulary_not_typos() -> None:
+    """A word of the language is never rewritten into a catalog word one edit away: the
+    catalog lacking it is what semantic search is for (issue: "couch" became "touch")."""
+    speller = Speller({**VOCABULARY, "touch": 9, "speakers": 9, "stone": 9, "drying": 9, "press": 9,
+                       "beside": 9, "sprinkler": 7})  # fmt: skip
+    for word in ("couch", "sneakers", "stove", "frying", "dress", "bedside", "sprinkle", "quarts"):
+        assert speller.correct_word(word) is None, word
+    assert speller.correct("red dress by the couch") is None
+    assert speller.correct("cordles dril") == "cordless drill"  # typos still are
+
+
+def test_accents_fold_into_the_catalog_word() -> None:
+    speller = Speller(VOCABULARY)
+    assert speller.correct_word("sofá") == "sofa"
+    assert speller.correct("Sofá") == "sofa"
 
 
 def test_min_count_keeps_rare_words_out_of_suggestions() -> None:
     assert Speller(VOCABULARY).correct_word("oncer") == "once"
-    assert Speller(VOCABULARY, min_count=3).correct_word("quarts") is None
+    assert Speller(VOCABULARY, min_count=3).correct_word("quartx") is None
 
 
 def test_ties_at_one_distance_go_to_the_most_used_word() -> None:
