@@ -15,9 +15,9 @@ from tinyseek.extras import require
 log = logging.getLogger(__name__)
 
 DATASET_HELP = (
-    "'sample' (the packaged sample data), 'homedepot' ($TINYSEEK_DATA/homedepot, "
-    "$TINYSEEK_HOMEDEPOT or ../shared/data/homedepot), or a BEIR folder (corpus.jsonl, "
-    "queries.jsonl, qrels/SPLIT.tsv)"
+    "'sample' (the packaged sample data), 'homedepot' or 'nfcorpus' (in $TINYSEEK_DATA, "
+    "else ../shared/data; $TINYSEEK_HOMEDEPOT also locates homedepot), or a BEIR folder "
+    "(corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)"
 )
 
 MODES = ("bm25", "dense", "hybrid")
@@ -59,10 +59,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated modes")
     parser.add_argument(
         "--encoders",
-        default="teacher",
-        help="comma-separated encoder specs: 'teacher', an artifact dir, or a model path",
+        default="compact",
+        help="comma-separated encoder specs: 'compact' (default: the default encoder, as "
+        "`tinyseek index` uses), 'teacher', an artifact dir, or a model path",
     )
-    parser.add_argument("--split", default=None, help="qrels split (default: test; dev for HD)")
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also measure the plain tools in the same run: one-field tantivy BM25, "
+        "all-MiniLM-L6-v2 fp32 exact search and their RRF (the teacher needs the train extra)",
+    )
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="qrels split (default: dev for homedepot and nfcorpus, else test)",
+    )
     parser.add_argument("--k", type=int, default=10, help="cut-off for nDCG/F1/P/R/MRR")
     parser.add_argument("--out", default=None, help="report directory (default runs/eval/...)")
     parser.add_argument("--baseline", default=None, help="baseline report.json for the gate")
@@ -141,6 +152,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError("--encoders is empty")
     for encoder_spec in encoders:
         check_encoder_spec(encoder_spec)
+    if args.baselines:
+        check_encoder_spec("teacher")
     if not args.no_plots:
         require("eval", "matplotlib", alternative="pass --no-plots")
     if args.k < 1:
@@ -164,17 +177,26 @@ def run_eval(args: argparse.Namespace) -> int:
             modes,
             encoders,
         )
+    cache_root = Path(args.cache_dir) if args.cache_dir else None
     results = run_evaluation(
         labelled,
         modes,
         encoders,
         k=args.k,
-        cache_root=Path(args.cache_dir) if args.cache_dir else None,
+        cache_root=cache_root,
         threads=args.threads,
         weights=weights,
         progress=progress,
         spell=not args.no_spell,
     )
+    if args.baselines:
+        from tinyseek.eval.baselines import run_baselines
+        from tinyseek.eval.index_cache import default_cache_root
+        from tinyseek.indexer.readers import Reject, read_catalog
+
+        products = [p for p in read_catalog(labelled.corpus_path) if not isinstance(p, Reject)]
+        cache = (cache_root or default_cache_root()) / "baselines"
+        results += run_baselines(labelled, products, cache, k=args.k, progress=progress)
     report = build_report(
         spec,
         len(labelled.queries),

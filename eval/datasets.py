@@ -1,4 +1,4 @@
-"""Named datasets for the harness: `sample`, `homedepot`, or any BEIR folder path.
+"""Named datasets for the harness: `sample`, `homedepot`, `nfcorpus`, or any BEIR folder path.
 
 Each name resolves to a folder and to its labelling convention (how scores become
 graded gains and where binary relevance starts).
@@ -14,7 +14,7 @@ from tinyseek.eval.beir import LabelledSet, load_beir
 from tinyseek.resources import sample_data_dir
 
 DATA_ENV = "TINYSEEK_DATA"
-"""A folder holding the named datasets (homedepot/, ...)."""
+"""A folder holding the named datasets (homedepot/, nfcorpus/)."""
 HOMEDEPOT_ENV = "TINYSEEK_HOMEDEPOT"
 """The Home Depot folder itself (wins over $TINYSEEK_DATA)."""
 
@@ -54,6 +54,17 @@ def homedepot_root() -> Path:
     return Path(env).expanduser() if env else data_root() / "homedepot"
 
 
+# name -> (default split, gain offset, relevance threshold on the gain)
+NAMED = {
+    "homedepot": ("dev", 1.0, 1.5),  # scores 1-3: gain = score - 1, relevant = score >= 2.5
+    "nfcorpus": ("dev", 0.0, 1.0),  # grades 0-2 (0 never listed): relevant = every judged doc
+}
+
+
+def named_root(name: str) -> Path:
+    return homedepot_root() if name == "homedepot" else data_root() / name
+
+
 def resolve_dataset(
     dataset: str,
     split: str | None = None,
@@ -61,24 +72,26 @@ def resolve_dataset(
     relevance_threshold: float | None = None,
 ) -> DatasetSpec:
     """`sample` (the packaged sample data, split test, grades 0-2, relevant >= 1),
-    `homedepot` (split dev, gain = score - 1, relevant = score >= 2.5), or a BEIR folder
-    (split test, gain = score, relevant >= 1). Explicit arguments override the convention.
+    `homedepot` (split dev, gain = score - 1, relevant = score >= 2.5), `nfcorpus` (BEIR
+    NFCorpus, split dev, gain = score, relevant >= 1), or a BEIR folder (split test, gain =
+    score, relevant >= 1). Explicit arguments override the convention.
     """
     if dataset == "sample":
         name, root, defaults = "sample", sample_data_dir(), ("test", 0.0, 1.0)
-    elif dataset == "homedepot":
-        root = homedepot_root()
+    elif dataset in NAMED:
+        name, root, defaults = dataset, named_root(dataset), NAMED[dataset]
         if not root.is_dir():
             raise FileNotFoundError(
-                f"Home Depot data not found at {root}; set ${DATA_ENV} to the folder that "
-                f"holds homedepot/ (or ${HOMEDEPOT_ENV} to the homedepot folder itself)"
+                f"{dataset} data not found at {root}; set ${DATA_ENV} to the folder that "
+                f"holds {dataset}/"
+                + (f" (or ${HOMEDEPOT_ENV} to the folder itself)" if dataset == "homedepot" else "")
             )
-        name, defaults = "homedepot", ("dev", 1.0, 1.5)
     else:
         root = Path(dataset).expanduser()
         if not root.is_dir():
+            valid = ", ".join(["sample", *NAMED])
             raise FileNotFoundError(
-                f"dataset {dataset!r} is neither 'sample', 'homedepot' nor a BEIR folder"
+                f"dataset {dataset!r} is neither one of {valid} nor a BEIR folder"
             )
         name, defaults = root.resolve().name, ("test", 0.0, 1.0)
     return DatasetSpec(
