@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from tinyseek.search.dense import DenseIndex, DenseParams
-from tinyseek.search.fusion import fuse_convex, fuse_rrf
+from tinyseek.search.fusion import (
+    LEXICAL,
+    PARTIAL,
+    SEMANTIC,
+    AdaptiveRule,
+    QuerySignals,
+    adaptive_rule,
+    fuse_adaptive,
+    fuse_convex,
+    fuse_rrf,
+)
 
 
 def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
@@ -158,3 +168,34 @@ def test_partial_matches_are_discounted_in_both_fusions(seed: int, partial: floa
         nb = dict(zip([o for o, _ in b], (sb - sb.min()) / (sb.max() - sb.min())))
         expected = (w * (score - sa.min()) / (sa.max() - sa.min()) + nb.get(doc, 0.0)) / 2
         assert convex[doc] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("signals", "rule"),
+    [
+        (QuerySignals(full_matches=3, agreement=0.2, unmatched=True), LEXICAL),
+        (QuerySignals(full_matches=0, agreement=0.95, unmatched=False), PARTIAL),
+        (QuerySignals(full_matches=0, agreement=0.3, unmatched=False), SEMANTIC),
+        (QuerySignals(full_matches=0, agreement=0.7, unmatched=True), SEMANTIC),
+        (QuerySignals(full_matches=0, agreement=0.9, unmatched=True), PARTIAL),
+    ],
+)
+def test_adaptive_rule_follows_the_query_signals(signals: QuerySignals, rule: AdaptiveRule) -> None:
+    assert adaptive_rule(signals) == rule
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_adaptive_fusion_is_rrf_with_the_rule_weights(seed: int) -> None:
+    bm25, dense = random_runs(seed)
+    for signals in (
+        QuerySignals(4, 0.9, False),
+        QuerySignals(0, 0.9, False),
+        QuerySignals(0, 0.1, True),
+    ):
+        rule = adaptive_rule(signals)
+        expected = fuse_rrf(
+            bm25, dense, 2.0, 0.5 * rule.dense, 60, signals.full_matches, rule.partial
+        )
+        assert fuse_adaptive(bm25, dense, signals, 2.0, 0.5) == expected
+    semantic = fuse_adaptive(bm25, dense, QuerySignals(0, 0.1, False))
+    assert [o for o, _ in semantic[: len(dense)]] == [o for o, _ in dense]  # the dense ranking

@@ -207,13 +207,15 @@ def prepare(config: BuildConfig) -> Prepared:
     products = read_products(config.catalog())
     train, held = distillation_texts(products, config.seed)
     train_texts = train.all
-    targets = embed_texts(
-        teacher.model,
-        teacher.tokenizer,
-        train_texts,
-        desc="teacher targets",
-        show_progress=config.show_progress,
-    )
+    targets = torch.empty(0, teacher.model.config.hidden)
+    if config.steps > 0:  # only distillation needs them
+        targets = embed_texts(
+            teacher.model,
+            teacher.tokenizer,
+            train_texts,
+            desc="teacher targets",
+            show_progress=config.show_progress,
+        )
     teacher_seconds = time.perf_counter() - started
     used = used_token_ids(teacher.tokenizer, train_texts + held.all)
     vocab = vocabulary_to_keep(teacher.tokenizer, used, config.frequent_words)
@@ -286,7 +288,7 @@ def write_artifact(
                 quantize_linear_int8(with_int8_embeddings(student)), work / "model.pt"
             )
         if Backend.ONNX in config.backends:
-            export_onnx(with_int8_embeddings(student), work / "model.onnx")
+            export_onnx(student, work / "model.onnx")
         files = {p.name: file_sha256(p) for p in sorted(work.iterdir())}
         default = (
             config.default_backend
