@@ -17,11 +17,12 @@ from __future__ import annotations
 import copy
 import warnings
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
 
-from tinyseek.training.student import RowQuantizedEmbedding, StudentEncoder
+from tinyseek.training.student import Layer, RowQuantizedEmbedding, StudentEncoder
 
 ONNX_OPSET = 17
 
@@ -91,7 +92,7 @@ def to_bert(model: StudentEncoder) -> PooledBert:
 
     config = model.config
     shape = config.layers[0]
-    bert = BertModel(
+    bert = BertModel._from_config(
         BertConfig(
             vocab_size=config.vocab_size,
             hidden_size=config.hidden,
@@ -102,12 +103,15 @@ def to_bert(model: StudentEncoder) -> PooledBert:
             type_vocab_size=1,
             layer_norm_eps=config.layer_norm_eps,
             hidden_act="gelu",
-            attn_implementation="eager",
         ),
+        attn_implementation="eager",
         add_pooling_layer=False,
     ).eval()
     word = model.word
-    weight = word.weight if isinstance(word, nn.Embedding) else word.qweight.float() * word.scale
+    if isinstance(word, RowQuantizedEmbedding):
+        weight = word.qweight.float() * word.scale
+    else:
+        weight = cast(nn.Embedding, word).weight
     inner = shape.heads * config.head_dim
     with torch.no_grad():
         emb = bert.embeddings
@@ -115,7 +119,8 @@ def to_bert(model: StudentEncoder) -> PooledBert:
         emb.position_embeddings.weight.copy_(model.position)  # token type 0 folded in
         emb.token_type_embeddings.weight.zero_()
         emb.LayerNorm.load_state_dict(model.embed_norm.state_dict())
-        for src, dst in zip(model.layers, bert.encoder.layer):
+        for src_module, dst in zip(model.layers, bert.encoder.layer):
+            src = cast(Layer, src_module)
             attention = dst.attention
             for i, name in enumerate(("query", "key", "value")):
                 linear = getattr(attention.self, name)
