@@ -208,16 +208,11 @@ def _onnx_runner(model_path: Path, threads: int | None) -> Runner:
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types (InvalidProtobuf, Fail, ...)
         raise ValueError(f"{model_path}: not a loadable ONNX model ({exc})") from exc
-    names = [i.name for i in session.get_inputs()]
-    # Graphs with fused attention take the padding mask as an input; others derive it.
-    with_mask = "attention_mask" in names
+    input_name = session.get_inputs()[0].name
 
     def run(ids: Sequence[Sequence[int]]) -> np.ndarray:
         batch = np.array(ids, dtype=np.int64) if len(ids) == 1 else padded(ids)
-        feed = {names[0]: batch}
-        if with_mask:
-            feed["attention_mask"] = (batch != PAD_ID).astype(np.int64)
-        out: np.ndarray = session.run(None, feed)[0]
+        out: np.ndarray = session.run(None, {input_name: batch})[0]
         return out
 
     return run

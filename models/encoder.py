@@ -63,7 +63,7 @@ def default_artifact() -> Path:
         raise DefaultEncoderMissingError(
             f"the default compact encoder is not built on this machine (expected {path}); "
             "build it once with: pip install 'tinyseek[train]' && tinyseek build-model --default "
-            "(about 5 minutes), or pass --encoder DIR with a ready artifact directory"
+            "(about half a minute), or pass --encoder DIR with a ready artifact directory"
         )
     return path
 

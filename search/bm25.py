@@ -70,6 +70,26 @@ def description_text(product: Product) -> str:
     return "" if not description or description == title else description
 
 
+def all_text(product: Product) -> str:
+    """What the `all` field indexes: title, brand, category levels, attributes, description."""
+    attributes = " ".join(f"{k} {v}" for k, v in product.attributes.items())
+    parts = (product.title, product.brand, " ".join(product.category_levels), attributes)
+    return " ".join(p for p in (*parts, description_text(product)) if p)
+
+
+def terms(text: str) -> set[str]:
+    """The indexed forms (stems) of the words of a text."""
+    return set(ANALYZER.analyze(text))
+
+
+def coverage(text: str, products: Sequence[Product]) -> float:
+    """The largest share of the query's content words one of these products contains."""
+    wanted = terms(" ".join(content_words(query_tokens(text))))
+    if not wanted:
+        return 0.0
+    return max((len(wanted & terms(all_text(p))) / len(wanted) for p in products), default=0.0)
+
+
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("ord", stored=False, indexed=True, fast=True)
@@ -91,9 +111,7 @@ def category_prefixes(category: str) -> list[str]:
 def to_document(ordinal: int, product: Product) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_integer("ord", ordinal)
-    attributes = " ".join(f"{k} {v}" for k, v in product.attributes.items())
-    parts = (product.title, product.brand, " ".join(product.category_levels), attributes)
-    doc.add_text(ALL, " ".join(p for p in (*parts, description_text(product)) if p))
+    doc.add_text(ALL, all_text(product))
     doc.add_text(TITLE, product.title)
     doc.add_text("brand_key", product.brand.strip().lower())
     for prefix in category_prefixes(product.category):
@@ -202,16 +220,6 @@ class BM25Index:
                 ]
             )
         return query
-
-    def unmatched_words(self, text: str) -> list[str]:
-        """Content words of the text that no product contains (after stemming)."""
-        searcher = self._index.searcher()
-        missing = []
-        for token in content_words(query_tokens(text)):
-            terms = ANALYZER.analyze(token)
-            if terms and searcher.doc_freq(ALL, terms[0]) == 0:
-                missing.append(token)
-        return missing
 
     def search(
         self, text: str, n: int, filters: Filters | None = None, all_words: bool = False

