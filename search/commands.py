@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"])
     parser.add_argument("--filter", action="append", metavar="KEY=VALUE", help=FILTER_HELP)
+    parser.add_argument(
+        "--no-spell", action="store_true", help="search the text as typed (no spelling correction)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.set_defaults(func=run_search)
 
@@ -40,15 +43,22 @@ def run_search(args: argparse.Namespace) -> int:
 
     engine = Engine.open(args.index_dir)
     started = time.perf_counter()
+    corrected = None if args.no_spell else engine.suggest(args.query)
     hits = engine.search(
-        args.query, k=args.k, filters=parse_filter_args(args.filter), mode=args.mode
+        corrected or args.query,
+        k=args.k,
+        filters=parse_filter_args(args.filter),
+        mode=args.mode,
+        spell=False,
     )
     elapsed_ms = (time.perf_counter() - started) * 1000
     if args.json:
         for hit in hits:
             print(json.dumps({**hit.__dict__, "product": hit.product.to_dict()}))
         return 0
-    print(f'{len(hits)} results for "{args.query}" ({args.mode}, {elapsed_ms:.1f} ms)')
+    if corrected:
+        print(f'showing results for "{corrected}" (search instead for "{args.query}": --no-spell)')
+    print(f'{len(hits)} results for "{corrected or args.query}" ({args.mode}, {elapsed_ms:.1f} ms)')
     for rank, hit in enumerate(hits, start=1):
         p = hit.product
         price = "" if p.price is None else f"${p.price:,.2f}"

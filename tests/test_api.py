@@ -515,7 +515,8 @@ def test_page_renders_results_in_headless_chromium(server: str, tmp_path: Path) 
     assert dom.count('<tr class="hit"') == 5, dom[-3000:]
     assert "server " in dom and " ms" in dom
     assert "data-server-ms=" in dom
-    assert "showing results for “sofa”" in dom
+    assert "Showing results for <strong>sofa</strong>" in dom
+    assert 'href="?q=sfoa&amp;k=5&amp;spell=false"' in dom and 'id="search-instead"' in dom
 
 
 # ---------------------------------------------------------------------------------- demo

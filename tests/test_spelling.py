@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tinyseek.search import Engine, Product
 from tinyseek.search.spelling import Speller, count_terms
 from tinyseek.search.store import DocStore
@@ -140,3 +142,17 @@ def test_engine_searches_the_corrected_query(sample_engine: Engine) -> None:
     wanted = [h.doc_id for h in sample_engine.search("sofa", k=10)]
     assert [h.doc_id for h in sample_engine.search("sfoa", k=10)] == wanted
     assert [h.doc_id for h in sample_engine.search("sfoa", k=10, spell=False)] != wanted
+
+
+def test_search_command_shows_the_correction_and_can_search_as_typed(
+    sample_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinyseek.cli import main
+
+    assert main(["search", str(sample_index), "sfoa", "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert 'showing results for "sofa" (search instead for "sfoa": --no-spell)' in out
+    assert '3 results for "sofa"' in out
+    assert main(["search", str(sample_index), "sfoa", "-k", "3", "--no-spell"]) == 0
+    out = capsys.readouterr().out
+    assert "showing results for" not in out and 'results for "sfoa"' in out

@@ -5,6 +5,7 @@ const form = document.getElementById("search-form");
 const statusLine = document.getElementById("status");
 const table = document.getElementById("results");
 const tbody = table.querySelector("tbody");
+const correction = document.getElementById("correction");
 
 function cell(text, className) {
   const td = document.createElement("td");
@@ -45,11 +46,29 @@ function render(data, roundTripMs) {
   table.hidden = data.hits.length === 0;
   statusLine.className = "";
   statusLine.id = "status";
+  showCorrection(data);
   statusLine.textContent =
-    (data.corrected_query ? `showing results for “${data.corrected_query}” · ` : "") +
     `${data.hits.length} results (${data.mode}) · server ${data.took_ms.toFixed(2)} ms` +
     ` · round trip ${roundTripMs.toFixed(1)} ms · ${data.generation}`;
   statusLine.dataset.serverMs = String(data.took_ms);
+}
+
+// "Showing results for <corrected>. Search instead for <original>": the original link
+// repeats the search with spelling correction off (spell=false in the URL).
+function showCorrection(data) {
+  correction.replaceChildren();
+  correction.hidden = !data.corrected_query;
+  if (!data.corrected_query) return;
+  const corrected = document.createElement("strong");
+  corrected.textContent = data.corrected_query;
+  const original = document.createElement("a");
+  const params = new URLSearchParams(location.search);
+  params.set("q", data.query);
+  params.set("spell", "false");
+  original.href = "?" + params.toString();
+  original.id = "search-instead";
+  original.textContent = data.query;
+  correction.append("Showing results for ", corrected, ". Search instead for ", original, ".");
 }
 
 function showError(message) {
@@ -85,12 +104,15 @@ function paramsFromForm() {
   params.set("q", document.getElementById("q").value.trim());
   params.set("mode", document.getElementById("mode").value);
   params.set("k", document.getElementById("k").value || "10");
+  const spell = new URLSearchParams(location.search).get("spell");
+  if (spell === "false") params.set("spell", "false");
   return params;
 }
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const params = paramsFromForm();
+  params.delete("spell"); // a new search is corrected again
   history.replaceState(null, "", "?" + params.toString());
   search(params);
 });
