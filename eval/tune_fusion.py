@@ -30,7 +30,7 @@ SHOWN = ("ndcg@10", "f1@10", "recall@100", "mrr@10")
 class FusionSetting:
     name: str
     method: str
-    """'bm25', 'dense', 'rrf' or 'convex'."""
+    """'bm25', 'dense', 'adaptive', 'rrf' or 'convex'."""
     bm25: float = 1.0
     dense: float = 1.0
     rrf_k: int = 60
@@ -38,7 +38,7 @@ class FusionSetting:
     """BM25 weight multiplier for partial-word matches; None keeps the index default."""
 
     def weights(self) -> dict[str, Any] | None:
-        if self.method not in ("rrf", "convex"):
+        if self.method not in ("adaptive", "rrf", "convex"):
             return None
         weights: dict[str, Any] = {
             "method": self.method,
@@ -57,7 +57,11 @@ def default_grid(
     """BM25, dense, RRF bm25:dense ratios, convex dense weights, all at `partial` (None: the
     index default); then RRF 1:1 and convex 0.5 again at each of `partials`."""
     at = "" if partial is None else f" partial={partial:g}"
-    grid = [FusionSetting("bm25", "bm25"), FusionSetting("dense", "dense")]
+    grid = [
+        FusionSetting("bm25", "bm25"),
+        FusionSetting("dense", "dense"),
+        FusionSetting("adaptive (default)", "adaptive"),
+    ]
     for b, d in RRF_RATIOS:
         grid.append(FusionSetting(f"rrf k=60 {b:g}:{d:g}{at}", "rrf", b, d, partial=partial))
     for w in CONVEX_DENSE:
@@ -126,7 +130,7 @@ def score_grid(
 
 def best_fusion(results: dict[str, dict[str, float]], metric: str = "ndcg@10") -> str:
     """The best hybrid setting by `metric` (F1@10 breaks ties)."""
-    hybrids = {n: m for n, m in results.items() if n.startswith(("rrf", "convex"))}
+    hybrids = {n: m for n, m in results.items() if n.startswith(("adaptive", "rrf", "convex"))}
     return max(hybrids, key=lambda n: (round(hybrids[n][metric], 4), hybrids[n]["f1@10"]))
 
 

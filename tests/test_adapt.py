@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tinyseek.search.types import FusionWeights, Product
-from tinyseek.training.adapt import TUNING_PARTIAL, AdaptConfig, contrastive_distill, read_products
+from tinyseek.training.adapt import AdaptConfig, contrastive_distill, read_products
 from tinyseek.training.weak import (
     ABSTAIN,
     NEGATIVE,
@@ -235,7 +235,7 @@ def test_tinyseek_adapt_builds_an_artifact_that_loads_and_searches(
 
     tiny = "--layers 0 --heads 4 --ffn 64 --steps 2 --batch-size 8 --frequent-words 200"
     argv = ["adapt", str(tiny_catalog), "--out", str(tmp_path / "adapted"), *tiny.split()]
-    argv += ["--threads", "1", "--adapt-steps", "2", "--tuning-queries", "20"]
+    argv += ["--threads", "1", "--adapt-steps", "2"]
     argv += ["--checkpoint-dir", str(tmp_path / "ckpt")]
     threads = torch.get_num_threads()
     try:
@@ -246,12 +246,11 @@ def test_tinyseek_adapt_builds_an_artifact_that_loads_and_searches(
     assert f"in {out}" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["adaptation"]["weak_supervision"]["triples"] > 0
-    assert manifest["fusion"]["method"] in ("rrf", "convex")
-    assert manifest["fusion"]["partial"] == TUNING_PARTIAL  # weak pairs cannot tune it
+    assert "fusion" not in manifest  # indexes keep the adaptive default
     products = read_products(tiny_catalog)
     stats = build_index(products, tmp_path / "index", load_encoder(out))
     engine = Engine.open(tmp_path / "index")
-    assert engine.default_weights == FusionWeights.from_dict(manifest["fusion"])
+    assert engine.default_weights == FusionWeights()
     hits = engine.search(products[0].title, k=5)
     assert stats.products == len(products) and products[0].id in [h.doc_id for h in hits]
     assert not list((tmp_path / "ckpt").iterdir())  # the finished job removed its checkpoint

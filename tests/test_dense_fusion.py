@@ -179,6 +179,7 @@ def test_partial_matches_are_discounted_in_both_fusions(seed: int, partial: floa
         (QuerySignals(full_matches=0, coverage=0.4, agreement=0.95), SEMANTIC),
         (QuerySignals(full_matches=0, coverage=0.5, agreement=0.7), SEMANTIC),
         (QuerySignals(full_matches=0, coverage=0.5, agreement=0.9), PARTIAL),
+        (QuerySignals(full_matches=0, coverage=0.5, agreement=0.82), SEMANTIC),
     ],
 )
 def test_adaptive_rule_follows_the_query_signals(signals: QuerySignals, rule: AdaptiveRule) -> None:

@@ -33,7 +33,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory, teacher: Any) -> Path:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("eval-report")
-    args = ["eval", "sample", "--out", str(out), "--cache-dir", str(cache_dir), "--quiet"]
+    args = ["eval", "sample", "--encoders", "teacher", "--out", str(out)]
+    args += ["--cache-dir", str(cache_dir), "--quiet"]
     assert main(args) == 0
     return out
 
@@ -110,6 +111,7 @@ def test_gate_through_eval_command(
     inflated.write_text(json.dumps(baseline))
     last_good = tmp_path / "last-good.json"
     common = ["--cache-dir", str(cache_dir), "--quiet", "--no-plots", "--modes", "bm25"]
+    common += ["--encoders", "teacher"]
     promote = ["--promote-to", str(last_good)]
     run1 = ["eval", "sample", "--out", str(tmp_path / "run1"), "--baseline", str(inflated)]
     code = main([*run1, *promote, *common])

@@ -1,10 +1,13 @@
-"""`tinyseek adapt CATALOG --out DIR`: adapt the compact encoder to a catalog without labels.
+"""`tinyseek adapt CATALOG --out DIR`: adapt the encoder to a catalog without labels.
 
-teacher -> pruned student -> MSE distillation (exactly as build-model) -> weak supervision
-from the catalog (training.weak) -> fine-tuning with a contrastive loss (in-batch and hard
-negatives) plus the distillation loss, so the teacher's general semantics survive -> int8
-artifact -> hybrid fusion weights tuned on held-out weak pairs, written into the artifact
-manifest; indexes built with the artifact inherit them. Evaluation labels are never read.
+teacher (the default encoder's recipe: every layer; or a pruned student distilled as by
+build-model when --layers is given) -> weak supervision from the catalog (training.weak) ->
+fine-tuning with a contrastive loss (in-batch and hard negatives) plus the distance to the
+teacher's embeddings, so the teacher's general semantics survive -> int8 artifact. Indexes
+built with it keep the adaptive fusion (search.fusion.fuse_adaptive): fusion weights tuned on
+weak pairs favour BM25's own words by construction (every weak query is made of its
+product's words) and cost real queries before (Home Depot dev 0.392 -> 0.355 when they chose
+how to weigh partial matches). Evaluation labels are never read.
 """
 
 from __future__ import annotations
@@ -26,12 +29,7 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from tinyseek.eval.beir import LabelledQuery, LabelledSet
-from tinyseek.eval.tune_fusion import best_fusion, default_grid, encode_into_cache, score_grid
-from tinyseek.indexer.build import build_index
-from tinyseek.models.encoder import load_encoder
 from tinyseek.search.bm25 import BM25Index
-from tinyseek.search.engine import Engine
 from tinyseek.search.types import Product
 from tinyseek.training.build import (
     BuildConfig,
@@ -44,9 +42,6 @@ from tinyseek.training.build import (
 from tinyseek.training.distill import embed_texts, pad_batch, progress, read_products
 from tinyseek.training.student import StudentEncoder
 from tinyseek.training.weak import CatalogStats, WeakSupervision, make_views, supervise
-
-TUNING_PARTIAL = 1.0
-"""BM25 weight of partial-word matches while tuning fusion on weak pairs (see tune_fusion)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +58,6 @@ class AdaptConfig:
     distill_weight: float = 1.0
     """Weight of sum-of-squares distance to the teacher's embeddings beside the contrastive loss."""
     checkpoint_every: int = 250
-    tuning_queries: int = 1000
     seed: int = 0
 
 
@@ -87,10 +81,11 @@ TeacherEmbed = Callable[[list[str]], torch.Tensor]
 
 def teacher_embedder(prep: Prepared, show_progress: bool = True) -> TeacherEmbed:
     """The teacher's embeddings of texts, reusing the distillation targets already computed."""
-    known = {text: row for row, text in enumerate(prep.train_texts)}
+    distilled = len(prep.targets) == len(prep.train_texts)  # else nothing was computed
+    known = {text: row for row, text in enumerate(prep.train_texts)} if distilled else {}
 
     def embed(texts: list[str]) -> torch.Tensor:
-        out = torch.empty(len(texts), prep.targets.shape[1])
+        out = torch.empty(len(texts), prep.teacher.model.config.hidden)
         missing = [i for i, t in enumerate(texts) if t not in known]
         found = [i for i, t in enumerate(texts) if t in known]
         out[found] = prep.targets[[known[texts[i]] for i in found]]
@@ -253,39 +248,6 @@ def _save_checkpoint(
     os.replace(tmp, path)
 
 
-def tune_fusion(
-    artifact: Path,
-    products: Sequence[Product],
-    weak: WeakSupervision,
-    config: AdaptConfig,
-    work: Path,
-    show_progress: bool = True,
-) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Best hybrid weights (nDCG@10) on held-out weak pairs, over an index of the catalog."""
-    index_dir = work / "index"
-    build_index(products, index_dir, load_encoder(artifact), progress=show_progress)
-    rng = random.Random(config.seed)
-    texts = sorted(weak.tuning)
-    rng.shuffle(texts)
-    queries = [
-        LabelledQuery(
-            f"w{i}", text, {products[d].id: float(g) for d, g in weak.tuning[text].items()}
-        )
-        for i, text in enumerate(texts[: config.tuning_queries])
-    ]
-    labelled = LabelledSet("weak-pairs", Path(), queries, relevance_threshold=1.0)
-    engine = Engine.open(index_dir)
-    encode_into_cache(engine, labelled)
-    # Every weak query is made of its positive product's own words, so weak pairs always
-    # reward ignoring BM25's partial-word matches; they cannot tell how much those matches
-    # are worth to real shoppers, so fusion is tuned with them counted in full (partial=1).
-    grid = {setting.name: setting for setting in default_grid(partial=TUNING_PARTIAL)}
-    results = score_grid(engine, labelled, list(grid.values()), progress=False)
-    weights = grid[best_fusion(results)].weights()
-    assert weights is not None
-    return weights, results
-
-
 def adapt_artifact(
     out: Path, build: BuildConfig, config: AdaptConfig, checkpoint_dir: Path | None = None
 ) -> Path:
@@ -321,17 +283,12 @@ def adapt_artifact(
         )
         prep.timings["adapt_s"] = round(time.perf_counter() - train_started, 1)
         staged = write_artifact(work / "artifact", prep, student, selection, mse, build)
-        fusion, grid = tune_fusion(staged, products, weak, config, work, build.show_progress)
         manifest = json.loads((staged / "manifest.json").read_text(encoding="utf-8"))
-        manifest["fusion"] = fusion
         manifest["adaptation"] = {
-            "fusion_tuned_on": f"{min(len(weak.tuning), config.tuning_queries)} held-out weak "
-            "queries (products with crc32(id) % 10 == 0; never trained on)",
             "config": asdict(config),
             "weak_supervision": weak.statistics,
             "loss_first_50": round(float(np.mean(losses[:50])), 4),
             "loss_last_50": round(float(np.mean(losses[-50:])), 4),
-            "fusion_grid_ndcg@10": {k: round(v["ndcg@10"], 4) for k, v in grid.items()},
             "seconds": {"until_triples": round(weak_seconds, 1)} | prep.timings,
         }
         (staged / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -98,7 +98,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     adapt.add_argument("--views-per-product", type=int, default=2)
     adapt.add_argument("--temperature", type=float, default=0.05)
     adapt.add_argument("--distill-weight", type=float, default=1.0)
-    adapt.add_argument("--tuning-queries", type=int, default=1000)
     adapt.add_argument(
         "--checkpoint-dir", type=Path, default=None, help="save / resume fine-tuning here"
     )
@@ -185,12 +184,12 @@ def adapt_command(args: argparse.Namespace) -> int:
         lr=args.adapt_lr,
         temperature=args.temperature,
         distill_weight=args.distill_weight,
-        tuning_queries=args.tuning_queries,
         seed=0 if args.seed is None else args.seed,
     )
     started = time.perf_counter()
-    out = adapt_artifact(args.out, _build_config(args, args.catalog), config, args.checkpoint_dir)
-    _report(out, started, ("fidelity", "fusion", "adaptation"))
+    build = _build_config(args, args.catalog, default=True)
+    out = adapt_artifact(args.out, build, config, args.checkpoint_dir)
+    _report(out, started, ("fidelity", "adaptation"))
     return 0
 
 
