@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     adapt.add_argument("catalog", type=Path, help="the catalog (JSONL, CSV, TSV or Parquet)")
     adapt.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     _add_build_options(adapt)
-    adapt.add_argument("--adapt-steps", type=int, default=500, help="fine-tuning steps")
+    adapt.add_argument("--adapt-steps", type=int, default=300, help="fine-tuning steps (300)")
     adapt.add_argument("--adapt-lr", type=float, default=1e-4)
     adapt.add_argument("--views-per-product", type=int, default=2)
     adapt.add_argument("--temperature", type=float, default=0.05)
