@@ -27,11 +27,13 @@ import orjson
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from swagger_ui_bundle import swagger_ui_path
 
 from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
@@ -51,10 +53,11 @@ from tinyseek.api.schemas import (
 from tinyseek.api.settings import Settings
 from tinyseek.api.writes import DocumentWriter, WritesUnavailable
 from tinyseek.search.engine import Engine
-from tinyseek.search.types import Hit, Product, SearchMode
+from tinyseek.search.types import Facets, Highlight, Highlights, Hit, Product, SearchMode, SortOrder
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+DOCS_ASSETS = "/docs-assets"
 JSON = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "invalid input, with the reason"},
@@ -114,6 +117,7 @@ class Service:
             return
         last_error = ""
         while not self._stop.wait(interval):
+            self.engine.refresh_synonyms()
             try:
                 if self.engine.reload_if_changed():
                     self._batch_encodes(self.engine)
@@ -144,7 +148,8 @@ class Service:
             )
             configure_threads(settings.torch_threads, settings.faiss_threads)  # torch loaded now
             self._batch_encodes(engine)
-            engine.search("warm up", k=1)  # first calls allocate; keep that off user requests
+            # First calls allocate and measure (noise level, facet tables): not on user requests.
+            engine.search_page("warm up", k=1, facets="all", highlight=True)
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("could not open the index %s: %s", settings.index_dir, self.load_error)
@@ -217,6 +222,8 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "dense": None
         if hit.dense_rank is None
         else {"rank": hit.dense_rank, "score": hit.dense_score},
+        "match": None if hit.match is None else hit.match.value,
+        "highlights": None if hit.highlights is None else highlights_json(hit.highlights),
         "product": {
             "id": p.id,
             "title": p.title,
@@ -227,8 +234,32 @@ def hit_json(hit: Hit) -> dict[str, Any]:
             "rating": p.rating,
             "in_stock": p.in_stock,
             "attributes": p.attributes,
+            "image_url": p.image_url,
         },
     }
+
+
+def highlights_json(highlights: Highlights) -> dict[str, Any]:
+    def one(h: Highlight | None) -> dict[str, Any] | None:
+        return None if h is None else {"text": h.text, "spans": h.spans}
+
+    return {"title": one(highlights.title), "description": one(highlights.description)}
+
+
+def facets_json(facets: Facets) -> dict[str, Any]:
+    """The requested facets (the others are absent)."""
+    out: dict[str, Any] = {}
+    for name in ("brand", "category", "in_stock"):
+        counts = getattr(facets, name)
+        if counts is not None:
+            out[name] = [{"value": c.value, "count": c.count} for c in counts]
+    if facets.category is not None:
+        out["category_level"] = facets.category_level
+    for name in ("price", "rating"):
+        ranges = getattr(facets, name)
+        if ranges is not None:
+            out[name] = [{"min": r.min, "max": r.max, "count": r.count} for r in ranges]
+    return out
 
 
 def _orjson_default(value: object) -> object:
@@ -255,6 +286,9 @@ def run_search(
     filters: dict[str, Any] | None,
     weights: dict[str, Any] | None,
     spell: bool,
+    sort: SortOrder = SortOrder.RELEVANCE,
+    facets: dict[str, Any] | None = None,
+    highlight: bool = False,
 ) -> Response:
     service = service_of(request)
     settings = service.settings
@@ -269,17 +303,19 @@ def run_search(
     engine = service.require_engine()
     request.state.search_mode = mode.value
     started = time.perf_counter()
-    generation = engine.generation.name
+    generation = engine.generation
     try:
-        corrected = engine.suggest(q) if spell else None
-        hits = engine.search(
-            corrected or q,
+        page = engine.search_page(
+            q,
             k=k,
             offset=offset,
             mode=mode,
             filters=filters,
             weights=weights,
-            spell=False,
+            spell=spell,
+            sort=sort,
+            facets=facets,
+            highlight=highlight,
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
@@ -287,16 +323,37 @@ def run_search(
     return json_response(
         {
             "query": q,
-            "corrected_query": corrected,
+            "corrected_query": page.corrected_query,
             "mode": mode.value,
+            "sort": page.sort.value,
             "k": k,
             "offset": offset,
-            "generation": generation,
+            "total": page.total,
+            "currency": generation.manifest.get("currency"),
+            "generation": generation.name,
             "took_ms": round(took_ms, 3),
-            "hits": [hit_json(h) for h in hits],
+            "hits": [hit_json(h) for h in page.hits],
+            "facets": None if page.facets is None else facets_json(page.facets),
         },
         headers={"Server-Timing": f"search;dur={took_ms:.3f}"},
     )
+
+
+def facet_options(
+    names: str | list[str] | None,
+    size: int,
+    category_level: int | None,
+    price_buckets: str | list[float] | None,
+) -> dict[str, Any] | None:
+    """`Engine.search_page`'s facets argument from request fields (None: no facets)."""
+    if not names:
+        return None
+    return {
+        "fields": names,
+        "size": size,
+        "category_level": category_level,
+        "price_edges": price_buckets,
+    }
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any] | None:
@@ -335,8 +392,21 @@ def search_get(request: Request) -> Response:
             "rrf_k": params.rrf_k,
         }
     )
+    facets = facet_options(
+        params.facets, params.facet_size, params.category_level, params.price_buckets
+    )
     return run_search(
-        request, params.q, params.k, params.offset, params.mode, filters, weights, params.spell
+        request,
+        params.q,
+        params.k,
+        params.offset,
+        params.mode,
+        filters,
+        weights,
+        params.spell,
+        params.sort,
+        facets,
+        params.highlight,
     )
 
 
@@ -349,7 +419,25 @@ def search_post(request: Request, body: SearchRequest) -> Response:
         if raw.get("method") is not None:
             raw["method"] = raw["method"].value
         weights = _present(raw)
-    return run_search(request, body.q, body.k, body.offset, body.mode, filters, weights, body.spell)
+    facets = facet_options(
+        [str(getattr(f, "value", f)) for f in body.facets] if body.facets else None,
+        body.facet_size,
+        body.category_level,
+        body.price_buckets,
+    )
+    return run_search(
+        request,
+        body.q,
+        body.k,
+        body.offset,
+        body.mode,
+        filters,
+        weights,
+        body.spell,
+        body.sort,
+        facets,
+        body.highlight,
+    )
 
 
 def get_document(request: Request, doc_id: str) -> Response:
@@ -441,6 +529,21 @@ def page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
+def openapi_schema(request: Request) -> Response:
+    return json_response(request.app.openapi())
+
+
+def api_docs() -> HTMLResponse:
+    """Swagger UI from the pinned swagger-ui-bundle package, served here: works offline."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="tinyseek API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+    )
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     detail = [
@@ -474,6 +577,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         description="Hybrid BM25 + dense product search. Writes need the X-API-Key header.",
         lifespan=lifespan,
+        # Served below as ordinary routes: counted in /metrics, and no CDN for the docs.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.service = service
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -542,7 +649,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         tags=["ops"],
     )
     route("/", page, methods=["GET"], include_in_schema=False)
+    route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
+    route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     return app
 
 

@@ -65,7 +65,7 @@ class ServiceMiddleware:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
-        endpoint = getattr(route, "path", None) or "unmatched"
+        endpoint = getattr(route, "path", None) or _mount(scope) or "unmatched"
         metrics = self.service.metrics
         metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
         state: dict[str, Any] = scope.get("state") or {}
@@ -88,6 +88,12 @@ class ServiceMiddleware:
                     }
                 ).decode()
             )
+
+
+def _mount(scope: Scope) -> str | None:
+    """The mount point (e.g. /static) of a request a mounted app answered."""
+    root: str = scope.get("app_root_path") or scope.get("root_path") or ""
+    return root or None
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tinyseek.api.settings import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
-from tinyseek.search.types import FusionMethod, SearchMode
+from tinyseek.search.facets import MAX_PRICE_EDGES, MAX_SIZE
+from tinyseek.search.types import FacetField, FusionMethod, MatchKind, SearchMode, SortOrder
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
 ProductId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -37,6 +38,17 @@ class WeightsIn(BaseModel):
     rrf_k: int | None = Field(default=None, ge=1, le=100_000)
 
 
+SORT_HELP = "relevance (default), price_asc, price_desc or rating (highest first)"
+FACETS_HELP = (
+    "facets to count over the matching products: all, or some of brand, category, price, "
+    "in_stock, rating (none when absent)"
+)
+FACET_SIZE_HELP = "at most this many brands and categories (default 10)"
+LEVEL_HELP = "count categories at this path level (default: one below the category filter)"
+PRICE_HELP = "price bucket edges, ascending (default: the index's)"
+HIGHLIGHT_HELP = "mark the query's words in each hit's title and description"
+
+
 class SearchRequest(BaseModel):
     model_config = Strict
 
@@ -49,6 +61,16 @@ class SearchRequest(BaseModel):
     spell: bool = Field(
         default=True, description="correct misspelt words from the catalog's vocabulary first"
     )
+    sort: SortOrder = Field(default=SortOrder.RELEVANCE, description=SORT_HELP)
+    facets: list[FacetField | Literal["all"]] | None = Field(
+        default=None, max_length=10, description=FACETS_HELP
+    )
+    facet_size: int = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
+    category_level: int | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
+    price_buckets: list[float] | None = Field(
+        default=None, max_length=MAX_PRICE_EDGES, description=PRICE_HELP
+    )
+    highlight: bool = Field(default=False, description=HIGHLIGHT_HELP)
 
 
 class SearchQuery(BaseModel):
@@ -73,6 +95,16 @@ class SearchQuery(BaseModel):
     spell: bool = Field(
         default=True, description="correct misspelt words from the catalog's vocabulary first"
     )
+    sort: SortOrder = Field(default=SortOrder.RELEVANCE, description=SORT_HELP)
+    facets: str | None = Field(
+        default=None, max_length=200, description=FACETS_HELP + "; comma-separated"
+    )
+    facet_size: int = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
+    category_level: int | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
+    price_buckets: str | None = Field(
+        default=None, max_length=1000, description=PRICE_HELP + "; comma-separated"
+    )
+    highlight: bool = Field(default=False, description=HIGHLIGHT_HELP)
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -113,6 +145,21 @@ class ProductOut(BaseModel):
     rating: float | None
     in_stock: bool
     attributes: dict[str, str]
+    image_url: str = ""
+
+
+class HighlightOut(BaseModel):
+    text: str
+    spans: list[tuple[int, int]] = Field(
+        description="[start, end) character offsets of the matched words in text"
+    )
+
+
+class HighlightsOut(BaseModel):
+    title: HighlightOut
+    description: HighlightOut | None = Field(
+        description="a window of the description around the matches (its start without any)"
+    )
 
 
 class HitOut(BaseModel):
@@ -120,7 +167,36 @@ class HitOut(BaseModel):
     score: float = Field(description="fused score (the retriever's own score in bm25/dense mode)")
     bm25: Contribution | None = Field(description="null when BM25 did not retrieve it")
     dense: Contribution | None = Field(description="null when the dense retriever did not")
+    match: MatchKind = Field(
+        description="all_words: contains every word (or a synonym); some_words: BM25 found "
+        "some; semantic: only the dense retriever found it (close in meaning)"
+    )
+    highlights: HighlightsOut | None = Field(
+        default=None, description="with highlight=true: the query's words marked"
+    )
     product: ProductOut
+
+
+class FacetCountOut(BaseModel):
+    value: str
+    count: int
+
+
+class RangeCountOut(BaseModel):
+    min: float | None = Field(description="inclusive; null: no lower bound")
+    max: float | None = Field(description="inclusive; null: no upper bound")
+    count: int
+
+
+class FacetsOut(BaseModel):
+    """Counts over all the matching products (only the requested facets are present)."""
+
+    brand: list[FacetCountOut] | None = None
+    category: list[FacetCountOut] | None = None
+    category_level: int | None = None
+    price: list[RangeCountOut] | None = None
+    in_stock: list[FacetCountOut] | None = None
+    rating: list[RangeCountOut] | None = Field(default=None, description="rated `min` and up")
 
 
 class SearchResponse(BaseModel):
@@ -129,11 +205,15 @@ class SearchResponse(BaseModel):
         description="what was searched when misspelt words were corrected; null otherwise"
     )
     mode: SearchMode
+    sort: SortOrder
     k: int
     offset: int
+    total: int = Field(description="products matching the query and filters (see the README)")
+    currency: str | None = Field(description="ISO 4217 code of the catalog's prices, if known")
     generation: str
     took_ms: float = Field(description="server time for the search, in milliseconds")
     hits: list[HitOut]
+    facets: FacetsOut | None = Field(description="null unless facets were requested")
 
 
 class ProductIn(BaseModel):
@@ -150,6 +230,7 @@ class ProductIn(BaseModel):
     rating: float | None = None
     in_stock: bool = True
     attributes: dict[str, str] = Field(default_factory=dict)
+    image_url: str = Field(default="", max_length=2000)
 
 
 class UpsertRequest(BaseModel):

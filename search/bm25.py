@@ -22,11 +22,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tantivy
 
 from tinyseek.search.filters import Filters, normalise_category
 from tinyseek.search.types import Product
+
+if TYPE_CHECKING:
+    from tinyseek.search.synonyms import Slot, Synonyms
 
 ALL = "all"
 TITLE = "title"
@@ -201,12 +205,21 @@ class BM25Index:
         )
         return query
 
-    def text_query(self, text: str, all_words: bool = False) -> tantivy.Query | None:
+    def text_query(
+        self, text: str, all_words: bool = False, synonyms: Synonyms | None = None
+    ) -> tantivy.Query | None:
         """Disjunction of the words over the boosted fields; with all_words, only products
-        containing every content word qualify, scored exactly as by the disjunction."""
+        containing every content word qualify, scored exactly as by the disjunction.
+
+        With `synonyms` (search.synonyms), a word or phrase a rule covers may be matched
+        through any of its alternatives instead."""
         tokens = query_tokens(text)
         if not tokens:
             return None
+        if synonyms is not None and len(synonyms):
+            slots = synonyms.expand(tokens)
+            if any(slot.expanded for slot in slots):
+                return self._slots_query(slots, all_words)
         if not all_words:
             return self._words_query(tokens, conjunction=False)
         required = content_words(tokens)
@@ -221,22 +234,78 @@ class BM25Index:
             )
         return query
 
+    def _slots_query(self, slots: Sequence[Slot], all_words: bool) -> tantivy.Query:
+        """The words query over synonym slots: a slot matches through any alternative (all of
+        an alternative's words); with all_words, every slot holding a content word must."""
+        if not all_words:
+            every_word = [
+                w for slot in slots for alternative in slot.alternatives for w in alternative
+            ]
+            return self._words_query(every_word, conjunction=False)
+        content = set(content_words([w for slot in slots for w in slot.phrase]))
+        clauses = []
+        for slot in slots:
+            required = any(w in content for w in slot.phrase)
+            alternatives = [
+                (tantivy.Occur.Should, self._words_query(alternative, conjunction=required))
+                for alternative in slot.alternatives
+            ]
+            query = (
+                alternatives[0][1]
+                if len(alternatives) == 1
+                else tantivy.Query.boolean_query(alternatives)
+            )
+            clauses.append((tantivy.Occur.Must if required else tantivy.Occur.Should, query))
+        return tantivy.Query.boolean_query(clauses)
+
+    def snippet_generator(
+        self, query: tantivy.Query, field: str, max_chars: int
+    ) -> tantivy.SnippetGenerator:
+        """tantivy's highlighter for the query's terms in `field` (ALL or TITLE)."""
+        generator = tantivy.SnippetGenerator.create(
+            self._index.searcher(), query, self._schema, field
+        )
+        generator.set_max_num_chars(max_chars)
+        return generator
+
+    def _filtered(self, query: tantivy.Query, filters: Filters | None) -> tantivy.Query:
+        clauses = self._filter_queries(filters) if filters is not None else []
+        if not clauses:
+            return query
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query)] + [(tantivy.Occur.Must, c) for c in clauses]
+        )
+
     def search(
-        self, text: str, n: int, filters: Filters | None = None, all_words: bool = False
+        self,
+        text: str,
+        n: int,
+        filters: Filters | None = None,
+        all_words: bool = False,
+        synonyms: Synonyms | None = None,
     ) -> list[tuple[int, float]]:
         """Top-n (ordinal, BM25 score) for the text, restricted by filters.
 
         With all_words, only products containing every content word qualify.
         """
-        query = self.text_query(text, all_words)
+        query = self.text_query(text, all_words, synonyms)
         if query is None or n <= 0:
             return []
-        clauses = self._filter_queries(filters) if filters is not None else []
-        if clauses:
-            query = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, query)] + [(tantivy.Occur.Must, c) for c in clauses]
-            )
         searcher = self._index.searcher()
-        hits = searcher.search(query, n, count=False).hits
+        hits = searcher.search(self._filtered(query, filters), n, count=False).hits
         ordinals = searcher.fast_field_values("ord", [address for _, address in hits])
         return [(int(o), float(s)) for (s, _), o in zip(hits, ordinals) if o is not None]
+
+    def count(
+        self,
+        text: str,
+        filters: Filters | None = None,
+        all_words: bool = False,
+        synonyms: Synonyms | None = None,
+    ) -> int:
+        """How many indexed documents `search` would find with no limit (tombstones included)."""
+        query = self.text_query(text, all_words, synonyms)
+        if query is None:
+            return 0
+        result = self._index.searcher().search(self._filtered(query, filters), 1)
+        return int(result.count or 0)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from tinyseek.models.encoder import Encoder, load_encoder
-from tinyseek.search.bm25 import BM25Index, content_words, coverage, query_tokens
+from tinyseek.search.bm25 import BM25Index, content_words, coverage, query_tokens, words
 from tinyseek.search.cache import QueryCache
 from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.facets import FacetIndex, FacetRequest, count_facets
 from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.fusion import QuerySignals, Ranked, fuse_adaptive, fuse_convex, fuse_rrf
+from tinyseek.search.highlight import Highlighter
 from tinyseek.search.layout import (
     BM25_DIR,
     CURRENT,
@@ -30,9 +32,18 @@ from tinyseek.search.layout import (
     current_generation,
     read_manifest,
 )
-from tinyseek.search.spelling import Speller
+from tinyseek.search.matching import Retrieved, match_set, noise_level, order
+from tinyseek.search.spelling import Speller, english_words
 from tinyseek.search.store import DocStore
-from tinyseek.search.types import FusionMethod, FusionWeights, Hit, SearchMode
+from tinyseek.search.synonyms import SYNONYMS_FILE, Synonyms, SynonymsFile
+from tinyseek.search.types import (
+    FusionMethod,
+    FusionWeights,
+    Hit,
+    SearchMode,
+    SearchPage,
+    SortOrder,
+)
 
 MAX_QUERY_CHARS = 10_000
 DEFAULT_CANDIDATES = 100
@@ -181,6 +192,9 @@ class Engine:
         self._threads = threads
         self._reload_lock = threading.Lock()
         self._signature = self._read_signature()
+        self.synonyms = SynonymsFile(index_dir / SYNONYMS_FILE)
+        self._facets: tuple[Generation, FacetIndex] | None = None
+        self._noise: tuple[tuple[str, str], float] | None = None
         # Hybrid queries run BM25 here while the calling thread encodes the query and
         # searches FAISS: tantivy, ONNX Runtime and FAISS all release the GIL.
         self._lexical = ThreadPoolExecutor(LEXICAL_THREADS, thread_name_prefix="tinyseek-bm25")
@@ -262,7 +276,14 @@ class Engine:
         """The query with misspelt words corrected from the catalog's vocabulary, or None
         if it has none (see `search.spelling`). Raises ValueError like `search`."""
         speller = self._generation.speller
-        return None if speller is None else speller.correct(clean_query(query))
+        if speller is None:
+            return None
+        return speller.correct(clean_query(query), keep=self.synonyms.rules.words)
+
+    def refresh_synonyms(self) -> bool:
+        """Re-read INDEX_DIR/synonyms.txt if it changed (the service does this at every
+        reload check); True when the rules in force changed."""
+        return self.synonyms.refresh()
 
     def search(
         self,
@@ -275,51 +296,177 @@ class Engine:
         candidates: int = DEFAULT_CANDIDATES,
         spell: bool = True,
     ) -> list[Hit]:
-        """Top-k products for the query, after skipping `offset`.
+        """Top-k matching products for the query, after skipping `offset`: the hits of
+        `search_page` (which also counts the matching products and facets)."""
+        return self.search_page(
+            query,
+            k=k,
+            filters=filters,
+            mode=mode,
+            weights=weights,
+            offset=offset,
+            candidates=candidates,
+            spell=spell,
+        ).hits
 
-        With `spell`, misspelt words are corrected first (`suggest`). Raises ValueError
-        with a reason for an empty or oversized query, unknown mode, bad filters or
-        weights; any other text is searched as plain words.
+    def search_page(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | Mapping[str, Any] | None = None,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        weights: FusionWeights | Mapping[str, Any] | None = None,
+        offset: int = 0,
+        candidates: int = DEFAULT_CANDIDATES,
+        spell: bool = True,
+        sort: SortOrder | str = SortOrder.RELEVANCE,
+        facets: FacetRequest | str | Iterable[str] | Mapping[str, Any] | None = None,
+        highlight: bool = False,
+    ) -> SearchPage:
+        """One page of the products matching the query, the number of them, and facets.
+
+        What matches is defined in `search.matching`; `sort` orders all of it (relevance,
+        price_asc, price_desc, rating). With `spell`, misspelt words are corrected first
+        (`suggest`). `facets`: a `FacetRequest`, facet names ("all", "brand", "category",
+        "price", "in_stock", "rating") or a mapping of `FacetRequest.parse` arguments.
+        `highlight` marks the query's words in each hit's title and description. Raises
+        ValueError with a reason for an empty or oversized query, unknown mode or sort,
+        bad filters, weights or facets; any other text is searched as plain words.
         """
         text = clean_query(query)
         gen = self._generation  # one generation for the whole request
+        synonyms = self.synonyms.rules
+        corrected = None
         if spell and gen.speller is not None:
-            text = gen.speller.correct(text) or text
+            corrected = gen.speller.correct(text, keep=synonyms.words)
+        searched = corrected or text
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if offset < 0:
             raise ValueError(f"offset must be >= 0, got {offset}")
+        if candidates < 1:
+            raise ValueError(f"candidates must be >= 1, got {candidates}")
         try:
             mode = SearchMode(mode)
         except ValueError:
             valid = ", ".join(m.value for m in SearchMode)
             raise ValueError(f"unknown mode {mode!r}; valid modes: {valid}") from None
+        try:
+            sort = SortOrder(sort)
+        except ValueError:
+            valid = ", ".join(s.value for s in SortOrder)
+            raise ValueError(f"unknown sort {sort!r}; valid: {valid}") from None
         if not isinstance(filters, Filters):
             filters = Filters.from_mapping(filters)
         if weights is None:
             weights = self.default_weights
         elif not isinstance(weights, FusionWeights):
             weights = FusionWeights.from_dict({**self.default_weights.to_dict(), **weights})
+        facet_request = FacetRequest.of(facets)
 
-        depth = max(candidates, k + offset)
+        depth = max(candidates, k + offset) if sort is SortOrder.RELEVANCE else candidates
+        retrieved = self._retrieve(gen, searched, depth, filters, mode, weights, synonyms)
+        matches = match_set(
+            gen,
+            searched,
+            retrieved,
+            mode,
+            filters,
+            synonyms,
+            candidates,
+            meaningful=mode is not SearchMode.BM25 and _means_something(gen, searched, synonyms),
+            noise=0.0 if mode is SearchMode.BM25 else self._noise_level(gen),
+        )
+        page = order(matches, retrieved.fused, sort, gen)[offset : offset + k]
+        products = gen.store.get(page)
+        fused_at = dict(retrieved.fused)
+        bm25_at = {o: (r, s) for r, (o, s) in enumerate(retrieved.bm25, start=1)}
+        dense_at = {o: (r, s) for r, (o, s) in enumerate(retrieved.dense, start=1)}
+        highlighter = None
+        if highlight:
+            query_terms = gen.bm25.text_query(searched, synonyms=synonyms)
+            highlighter = Highlighter(gen.bm25, query_terms)
+        hits = []
+        for ordinal, product in zip(page, products):
+            b = bm25_at.get(ordinal)
+            d = dense_at.get(ordinal)
+            hits.append(
+                Hit(
+                    doc_id=product.id,
+                    score=fused_at.get(ordinal, 0.0),
+                    bm25_rank=None if b is None else b[0],
+                    bm25_score=None if b is None else b[1],
+                    dense_rank=None if d is None else d[0],
+                    dense_score=None if d is None else d[1],
+                    product=product,
+                    match=matches.kind(ordinal, b is not None),
+                    highlights=None if highlighter is None else highlighter.highlight(product),
+                )
+            )
+        counts = None
+        if facet_request is not None:
+            counts = count_facets(self._facet_index(gen), matches.mask, facet_request, filters)
+        return SearchPage(
+            query=text,
+            corrected_query=corrected,
+            hits=hits,
+            total=matches.total,
+            offset=offset,
+            k=k,
+            mode=mode,
+            sort=sort,
+            facets=counts,
+        )
+
+    def _noise_level(self, gen: Generation) -> float:
+        """`search.matching.noise_level` of this generation and encoder, measured once (an
+        in-place update keeps the generation's name and its level)."""
+        key = (gen.name, self.encoder.name)
+        cached = self._noise
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        level = noise_level(self.encoder, gen.dense)
+        self._noise = (key, level)
+        return level
+
+    def _facet_index(self, gen: Generation) -> FacetIndex:
+        """The facet tables of this generation (built at its first faceted search)."""
+        cached = self._facets
+        if cached is not None and cached[0] is gen:
+            return cached[1]
+        index = FacetIndex.build(gen.columns, gen.alive)
+        self._facets = (gen, index)
+        return index
+
+    def _retrieve(
+        self,
+        gen: Generation,
+        text: str,
+        depth: int,
+        filters: Filters,
+        mode: SearchMode,
+        weights: FusionWeights,
+        synonyms: Synonyms,
+    ) -> Retrieved:
+        """Each retriever's top-`depth` list and their fusion."""
         bm25: list[tuple[int, float]] = []
         full_matches = 0
         dense: list[tuple[int, float]] = []
         vector: np.ndarray | None = None
         if mode is SearchMode.HYBRID:
-            lexical = self._lexical.submit(_bm25_all_then_any, gen, text, depth, filters)
+            lexical = self._lexical.submit(_bm25_all_then_any, gen, text, depth, filters, synonyms)
             try:
                 vector = self.embed_query(text)
                 dense = gen.dense.search(vector, depth, gen.mask(filters))
             finally:
                 bm25, full_matches = lexical.result()
         elif mode is SearchMode.BM25:
-            bm25, full_matches = _bm25_all_then_any(gen, text, depth, filters)
+            bm25, full_matches = _bm25_all_then_any(gen, text, depth, filters, synonyms)
         else:
             dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
 
         if mode is SearchMode.BM25:
-            fused = bm25
+            fused: Ranked = bm25
         elif mode is SearchMode.DENSE:
             fused = dense
         elif weights.method is FusionMethod.ADAPTIVE:
@@ -340,27 +487,19 @@ class Engine:
             fused = fuse_convex(
                 bm25, dense, weights.bm25, weights.dense, full_matches, weights.partial
             )
+        if mode is SearchMode.DENSE:
+            vector = self.embed_query(text)  # cached: encoded once
+        return Retrieved(bm25, full_matches, dense, fused, depth, vector)
 
-        page = fused[offset : offset + k]
-        products = gen.store.get([o for o, _ in page])
-        bm25_at = {o: (r, s) for r, (o, s) in enumerate(bm25, start=1)}
-        dense_at = {o: (r, s) for r, (o, s) in enumerate(dense, start=1)}
-        hits = []
-        for (ordinal, score), product in zip(page, products):
-            b = bm25_at.get(ordinal)
-            d = dense_at.get(ordinal)
-            hits.append(
-                Hit(
-                    doc_id=product.id,
-                    score=score,
-                    bm25_rank=None if b is None else b[0],
-                    bm25_score=None if b is None else b[1],
-                    dense_rank=None if d is None else d[0],
-                    dense_score=None if d is None else d[1],
-                    product=product,
-                )
-            )
-        return hits
+
+def _means_something(gen: Generation, text: str, synonyms: Synonyms) -> bool:
+    """Whether a word of the text is known: to the catalog, to English, to the synonyms."""
+    english = english_words()
+    speller = gen.speller
+    return any(
+        w in english or w in synonyms.words or (speller is not None and speller.knows(w))
+        for w in words(text)
+    )
 
 
 AGREEMENT_DEPTH = 5
@@ -389,7 +528,11 @@ def query_signals(
 
 
 def _bm25_all_then_any(
-    gen: Generation, text: str, depth: int, filters: Filters | None
+    gen: Generation,
+    text: str,
+    depth: int,
+    filters: Filters | None,
+    synonyms: Synonyms | None = None,
 ) -> tuple[list[tuple[int, float]], int]:
     """BM25 ranking where products matching every content word come first, then the rest.
 
@@ -398,16 +541,23 @@ def _bm25_all_then_any(
     another kind of product, so hybrid fusion can discount it. With one content word,
     a partial match could only match a stopword, so there are none.
     """
-    full = _live_bm25(gen, text, depth, filters, all_words=True)
+    full = _live_bm25(gen, text, depth, filters, all_words=True, synonyms=synonyms)
     if len(full) >= depth or len(content_words(query_tokens(text))) <= 1:
         return full, len(full)
     seen = {o for o, _ in full}
-    rest = [(o, s) for o, s in _live_bm25(gen, text, depth, filters) if o not in seen]
+    rest = [
+        (o, s) for o, s in _live_bm25(gen, text, depth, filters, synonyms=synonyms) if o not in seen
+    ]
     return (full + rest)[:depth], len(full)
 
 
 def _live_bm25(
-    gen: Generation, text: str, depth: int, filters: Filters | None, all_words: bool = False
+    gen: Generation,
+    text: str,
+    depth: int,
+    filters: Filters | None,
+    all_words: bool = False,
+    synonyms: Synonyms | None = None,
 ) -> list[tuple[int, float]]:
     """BM25 top-`depth` among live products.
 
@@ -416,11 +566,11 @@ def _live_bm25(
     """
     n_alive = len(gen.alive)
     if gen.live_count == n_alive:
-        hits = gen.bm25.search(text, depth, filters, all_words)
+        hits = gen.bm25.search(text, depth, filters, all_words, synonyms)
         return [(o, s) for o, s in hits if o < n_alive]
     n = depth + min(n_alive - gen.live_count, depth)
     while True:
-        hits = gen.bm25.search(text, n, filters, all_words)
+        hits = gen.bm25.search(text, n, filters, all_words, synonyms)
         live = [(o, s) for o, s in hits if o < n_alive and gen.alive[o]]
         if len(live) >= depth or len(hits) < n:
             return live[:depth]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -114,6 +114,17 @@ class FilterColumns:
     category_code: np.ndarray  # int32 into `categories`
     brands: list[str]  # lowercased
     categories: list[str]  # normalised paths
+    brand_labels: list[str] = field(default_factory=list)
+    """Each brand as the catalog spells it (its first product's spelling), for facets."""
+    category_labels: list[str] = field(default_factory=list)
+
+    def brand_label(self, code: int) -> str:
+        return self.brand_labels[code] if code < len(self.brand_labels) else self.brands[code]
+
+    def category_label(self, code: int) -> str:
+        if code < len(self.category_labels):
+            return self.category_labels[code]
+        return self.categories[code]
 
     def mask(self, filters: Filters) -> np.ndarray:
         """Boolean mask of ordinals matching every filter (unknown values never match a bound)."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from importlib.resources import files
 
@@ -96,6 +96,10 @@ class Speller:
         for word in self._offered:
             self._symspell.create_dictionary_entry(word, 1)
 
+    def knows(self, word: str) -> bool:
+        """Whether a live product uses this (lowercased) word."""
+        return word in self._known
+
     def correct_word(self, word: str) -> str | None:
         """The correction of one lowercased word, or None to keep it."""
         if word in self._known:
@@ -129,13 +133,15 @@ class Speller:
                 best = (count, f"{left} {right}")
         return None if best is None else best[1]
 
-    def correct(self, text: str) -> str | None:
-        """The text with misspelt words replaced (everything else kept), or None if none were."""
+    def correct(self, text: str, keep: Collection[str] = ()) -> str | None:
+        """The text with misspelt words replaced (everything else kept), or None if none were.
+        Words in `keep` (lowercased; e.g. the synonym rules' words) are never replaced."""
         changed = False
 
         def replace(match: re.Match[str]) -> str:
             nonlocal changed
-            fixed = self.correct_word(match.group(0).lower())
+            word = match.group(0).lower()
+            fixed = None if word in keep else self.correct_word(word)
             if fixed is None:
                 return match.group(0)
             changed = True

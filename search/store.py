@@ -194,6 +194,7 @@ class DocStore:
         category_code = np.zeros(n, dtype=np.int32)
         brands: dict[str, int] = {"": 0}
         categories: dict[str, int] = {"": 0}
+        brand_labels, category_labels = [""], [""]
         rows = self._conn.execute(
             "SELECT ord, id, alive, json_extract(data, '$.price'), json_extract(data, '$.rating'),"
             " COALESCE(json_extract(data, '$.in_stock'), 1), json_extract(data, '$.brand'),"
@@ -207,9 +208,14 @@ class DocStore:
             if r is not None:
                 rating[o] = float(r)
             in_stock[o] = bool(stock)
-            brand_code[o] = brands.setdefault(str(brand or "").strip().lower(), len(brands))
+            brand_label = str(brand or "").strip()
+            brand_code[o] = brands.setdefault(brand_label.lower(), len(brands))
+            if brand_code[o] == len(brand_labels):
+                brand_labels.append(brand_label)
             category_key = normalise_category(str(category or ""))
             category_code[o] = categories.setdefault(category_key, len(categories))
+            if category_code[o] == len(category_labels):
+                category_labels.append(" > ".join(_levels(str(category or ""))))
         columns = FilterColumns(
             price=price,
             rating=rating,
@@ -218,5 +224,11 @@ class DocStore:
             category_code=category_code,
             brands=list(brands),
             categories=list(categories),
+            brand_labels=brand_labels,
+            category_labels=category_labels,
         )
         return alive, ids, columns
+
+
+def _levels(category: str) -> list[str]:
+    return [level.strip() for level in category.split(">") if level.strip()]

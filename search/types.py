@@ -15,6 +15,35 @@ class SearchMode(str, Enum):
     DENSE = "dense"
 
 
+class SortOrder(str, Enum):
+    """Order of a result page; every order applies to the whole matching set."""
+
+    RELEVANCE = "relevance"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+    RATING = "rating"
+    """Highest rating first."""
+
+
+class MatchKind(str, Enum):
+    """Why a product is in the results (see `Engine.search_page`)."""
+
+    ALL_WORDS = "all_words"
+    """It contains every content word of the query (or a synonym of it)."""
+    SOME_WORDS = "some_words"
+    """BM25 found some of the words."""
+    SEMANTIC = "semantic"
+    """Only the dense retriever found it: close in meaning, no query word needed."""
+
+
+class FacetField(str, Enum):
+    BRAND = "brand"
+    CATEGORY = "category"
+    PRICE = "price"
+    IN_STOCK = "in_stock"
+    RATING = "rating"
+
+
 class FusionMethod(str, Enum):
     ADAPTIVE = "adaptive"
     """RRF with per-query weights (search.fusion.fuse_adaptive); the default."""
@@ -36,6 +65,8 @@ class Product:
     rating: float | None = None
     in_stock: bool = True
     attributes: Mapping[str, str] = field(default_factory=dict)
+    image_url: str = ""
+    """A picture of the product (http(s) URL or a path the shop serves); shown, not searched."""
 
     def __post_init__(self) -> None:
         if not self.id or not self.id.strip():
@@ -76,6 +107,7 @@ class Product:
             "rating": self.rating,
             "in_stock": self.in_stock,
             "attributes": dict(self.attributes),
+            "image_url": self.image_url,
         }
 
     @classmethod
@@ -90,7 +122,25 @@ class Product:
             rating=None if data.get("rating") is None else float(data["rating"]),
             in_stock=bool(data.get("in_stock", True)),
             attributes={str(k): str(v) for k, v in (data.get("attributes") or {}).items()},
+            image_url=str(data.get("image_url") or ""),
         )
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A text (a title, a description snippet) and the spans of it that match the query."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...] = ()
+    """(start, end) character offsets into `text`, ascending, not overlapping."""
+
+
+@dataclass(frozen=True)
+class Highlights:
+    title: Highlight
+    description: Highlight | None
+    """A window of the description around the matched words (its start without any); None
+    when the product has no description of its own."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +154,60 @@ class Hit:
     dense_rank: int | None
     dense_score: float | None
     product: Product
+    match: MatchKind | None = None
+    highlights: Highlights | None = None
+    """Set by `Engine.search_page(..., highlight=True)`."""
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    """A brand or a category path as the catalog spells it."""
+    count: int
+
+
+@dataclass(frozen=True)
+class RangeCount:
+    """Matching products with `min <= value <= max` (an open end is None). A product exactly
+    on an edge counts in both neighbouring buckets, as both range filters would return it."""
+
+    min: float | None
+    max: float | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts over the matching set of one search (None: not requested)."""
+
+    brand: tuple[FacetCount, ...] | None = None
+    """The most frequent brands, most matching products first."""
+    category: tuple[FacetCount, ...] | None = None
+    """Category paths cut at `category_level` levels, most matching products first."""
+    category_level: int | None = None
+    price: tuple[RangeCount, ...] | None = None
+    in_stock: tuple[FacetCount, ...] | None = None
+    """Values "true" and "false"."""
+    rating: tuple[RangeCount, ...] | None = None
+    """Products rated at least `min` (4, 3, 2, 1 stars and up)."""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results, with the size of the matching set and its facet counts."""
+
+    query: str
+    """The query as given (whitespace and control characters normalised)."""
+    corrected_query: str | None
+    """What was searched instead when misspelt words were corrected; None otherwise."""
+    hits: list[Hit]
+    total: int
+    """Products matching the query and filters (see `Engine.search_page`)."""
+    offset: int
+    k: int
+    mode: SearchMode
+    sort: SortOrder
+    facets: Facets | None = None
 
 
 @dataclass(frozen=True)
