@@ -1,0 +1,246 @@
+"""`Engine.search_page`: totals, facets (against brute-force counts), sorting, highlights,
+"no results", and synonyms reloaded without a rebuild."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinyseek.search import Engine, Product
+from tinyseek.search.bm25 import all_text
+from tinyseek.search.facets import FacetRequest, default_price_edges, nice_number
+from tinyseek.search.synonyms import SYNONYMS_FILE, Synonyms
+from tinyseek.search.types import MatchKind, SortOrder
+
+QUERIES = [
+    "sofa",
+    "couch",
+    "lamp for reading",
+    "cordless drill",
+    "black steel",
+    "kitchen knife set",
+    "garden hose",
+    "washing machine",
+    "gift for dad",
+    "wingback chair",
+    "led desk lamp",
+    "queen bed sheets",
+    "frying pan",
+    "office chair",
+    "running shoes",
+    "coffee maker",
+    "bath towel",
+    "outdoor string lights",
+    "table",
+    "wood",
+]
+FILTER_COMBINATIONS: list[dict[str, Any]] = [
+    {},
+    {"category": "Furniture"},
+    {"price_min": 20.0, "price_max": 400.0},
+    {"in_stock": True, "rating_min": 4.0},
+]
+EDGES = (50.0, 100.0, 250.0)
+
+
+def matching_products(engine: Engine, query: str, filters: dict[str, Any]) -> list[Product]:
+    """Every matching product: a sort other than relevance pages through all of them."""
+    page = engine.search_page(query, k=10_000, filters=filters, sort="price_asc")
+    assert len(page.hits) == page.total
+    return [h.product for h in page.hits]
+
+
+def brute_force(products: list[Product], level: int) -> dict[str, Any]:
+    brands = Counter(p.brand for p in products if p.brand)
+    categories = Counter(
+        " > ".join(p.category_levels[:level]) for p in products if len(p.category_levels) >= level
+    )
+    prices = [p.price for p in products if p.price is not None]
+    bounds = [None, *EDGES, None]
+    price = [
+        sum(1 for x in prices if (lo is None or x >= lo) and (hi is None or x <= hi))
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    ratings = [
+        sum(1 for p in products if p.rating is not None and p.rating >= s) for s in (4, 3, 2, 1)
+    ]
+    stock = sum(p.in_stock for p in products)
+    return {
+        "brand": brands,
+        "category": categories,
+        "price": price,
+        "in_stock": [stock, len(products) - stock],
+        "rating": ratings,
+    }
+
+
+@pytest.mark.parametrize("filters", FILTER_COMBINATIONS, ids=lambda f: ",".join(f) or "none")
+def test_facet_counts_equal_a_brute_force_count(
+    sample_engine: Engine, sample_products: list[Product], filters: dict[str, Any]
+) -> None:
+    catalog = {p.id: p for p in sample_products}
+    request = FacetRequest.parse("all", size=1000, price_edges=EDGES)
+    checked = 0
+    for query in QUERIES:
+        page = sample_engine.search_page(query, k=10, filters=filters, facets=request)
+        # the matching products as the catalog file has them, not as the engine read them
+        products = [catalog[p.id] for p in matching_products(sample_engine, query, filters)]
+        assert page.total == len(products), query
+        facets = page.facets
+        assert facets is not None and facets.category_level is not None
+        expected = brute_force(products, facets.category_level)
+        brands = {c.value: c.count for c in facets.brand or ()}
+        assert brands == dict(expected["brand"]), query
+        assert {c.value: c.count for c in facets.category or ()} == dict(expected["category"])
+        assert [r.count for r in facets.price or ()] == expected["price"], query
+        assert [c.count for c in facets.in_stock or ()] == expected["in_stock"], query
+        assert [r.count for r in facets.rating or ()] == expected["rating"], query
+        checked += page.total > 0
+    assert checked >= 10  # most queries match something under every filter
+
+
+def test_category_facet_drills_down_below_the_filter(sample_engine: Engine) -> None:
+    top = sample_engine.search_page("chair", facets="category").facets
+    assert top is not None and top.category_level == 1
+    assert all(" > " not in c.value for c in top.category or ())
+    below = sample_engine.search_page(
+        "chair", facets="category", filters={"category": "furniture"}
+    ).facets
+    assert below is not None and below.category_level == 2
+    assert below.category and all(c.value.startswith("Furniture > ") for c in below.category)
+
+
+def test_sorting_applies_to_the_whole_matching_set(sample_engine: Engine) -> None:
+    relevance = sample_engine.search_page("lamp", k=1000)
+    cheap = sample_engine.search_page("lamp", k=5, sort=SortOrder.PRICE_ASC)
+    dear = sample_engine.search_page("lamp", k=5, sort="price_desc")
+    rated = sample_engine.search_page("lamp", k=5, sort="rating")
+    prices = [h.product.price for h in relevance.hits if h.product.price is not None]
+    assert cheap.total == dear.total == rated.total == relevance.total
+    assert [h.product.price for h in cheap.hits] == sorted(prices)[:5]
+    assert [h.product.price for h in dear.hits] == sorted(prices, reverse=True)[:5]
+    ratings = sorted((h.product.rating or 0 for h in relevance.hits), reverse=True)[:5]
+    assert [h.product.rating for h in rated.hits] == ratings
+    second = sample_engine.search_page("lamp", k=5, offset=5, sort="price_asc")
+    assert [h.product.price for h in second.hits] == sorted(prices)[5:10]
+
+
+def test_no_results_is_possible_and_honest(sample_engine: Engine) -> None:
+    for query in ("xqzzy", "zzqv wxkj", "QZ-99999-XQ"):
+        for mode in ("hybrid", "dense", "bm25"):
+            page = sample_engine.search_page(query, mode=mode)
+            assert (page.total, page.hits) == (0, []), (query, mode)
+    sofa = sample_engine.search_page("sofa")
+    assert 0 < sofa.total < 1000
+    beyond = sample_engine.search_page("sofa", offset=1000)
+    assert beyond.hits == [] and beyond.total == sofa.total
+    impossible = sample_engine.search_page("sofa", filters={"brand": "No Such Brand"})
+    assert (impossible.total, impossible.hits) == (0, [])
+
+
+def test_pages_cover_the_matching_set_without_overlap(sample_engine: Engine) -> None:
+    first = sample_engine.search_page("chair", k=10)
+    second = sample_engine.search_page("chair", k=10, offset=10)
+    assert first.total == second.total > 20
+    ids = [h.doc_id for h in first.hits + second.hits]
+    assert len(set(ids)) == 20
+    assert ids == [h.doc_id for h in sample_engine.search_page("chair", k=20).hits]
+
+
+def test_match_kinds_and_highlights(sample_engine: Engine) -> None:
+    page = sample_engine.search_page("wingback chair", k=20, highlight=True)
+    first = page.hits[0]
+    assert first.match is MatchKind.ALL_WORDS
+    assert first.highlights is not None
+    marked = [first.product.title[a:b].lower() for a, b in first.highlights.title.spans]
+    assert "wingback" in marked and "chair" in marked
+    couch = sample_engine.search_page("couch", k=5, highlight=True)
+    assert couch.hits and all(h.match is MatchKind.SEMANTIC for h in couch.hits)
+    assert all(h.highlights and not h.highlights.title.spans for h in couch.hits)
+    plain = sample_engine.search_page("wingback chair", k=3)
+    assert all(h.highlights is None for h in plain.hits)
+
+
+def test_description_snippet_marks_words_with_character_offsets(sample_engine: Engine) -> None:
+    page = sample_engine.search_page("upholstered velvet", k=10, highlight=True)
+    snippets = [h.highlights.description for h in page.hits if h.highlights]
+    marked = [s for s in snippets if s is not None and s.spans]
+    assert marked
+    for snippet in marked:
+        for a, b in snippet.spans:
+            assert snippet.text[a:b].lower().startswith(("upholster", "velvet"))
+
+
+def test_facet_request_validation() -> None:
+    assert FacetRequest.of(None) is None and FacetRequest.of("") is None
+    assert FacetRequest.of("brand,price") == FacetRequest.parse(["brand", "price"])
+    for bad, reason in (
+        ("colour", "unknown facet"),
+        ({"fields": "all", "price_edges": "10,5"}, "ascending"),
+        ({"fields": "all", "price_edges": "ten"}, "numbers"),
+        ({"fields": "all", "size": 0}, "size"),
+        ({"fields": "all", "tint": 1}, "unknown facet option"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            FacetRequest.of(bad)
+
+
+def test_default_price_buckets_are_nice_numbers() -> None:
+    import numpy as np
+
+    assert [nice_number(x) for x in (0.9, 3.3, 40, 230, 400, 7000)] == [1, 2.5, 50, 250, 500, 5000]
+    edges = default_price_edges(np.array([5.0, 12, 30, 55, 80, 140, 220, 480, 900, math.nan]))
+    assert list(edges) == sorted(set(edges)) and len(edges) >= 3
+    assert default_price_edges(np.array([math.nan])) == ()
+
+
+# ---------------------------------------------------------------------------------- synonyms
+def test_synonyms_parse_solr_format() -> None:
+    rules = Synonyms.parse(
+        "# shop words\ncouch, sofa, settee\nflat screen => monitor\nT-Shirt => t shirt, tee\n\n"
+    )
+    assert rules.rules[("couch",)] == (("couch",), ("sofa",), ("settee",))
+    assert rules.rules[("flat", "screen")] == (("monitor",),)
+    assert rules.rules[("t", "shirt")] == (("t", "shirt"), ("tee",))
+    slots = rules.expand(["big", "flat", "screen", "couch"])
+    assert [s.phrase for s in slots] == [("big",), ("flat", "screen"), ("couch",)]
+    for bad, reason in (("sofa", "two terms"), ("a => ", "both sides"), ("a => b => c", "more")):
+        with pytest.raises(ValueError, match=rf"line 1: .*{reason}"):
+            Synonyms.parse(bad)
+
+
+def test_synonyms_reach_bm25_and_reload_without_a_rebuild(
+    sample_index: Path, teacher: Any, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    engine = Engine.open(index, encoder=teacher)
+    before = engine.search_page("couch", mode="bm25")
+    assert before.total == 0  # no product says "couch"
+    (index / SYNONYMS_FILE).write_text("couch, sofa\n", encoding="utf-8")
+    assert engine.refresh_synonyms()
+    after = engine.search_page("couch", mode="bm25", k=5, highlight=True)
+    assert after.total > 0 and all(h.match is MatchKind.ALL_WORDS for h in after.hits)
+    for hit in after.hits:  # the synonym is what is marked
+        assert hit.highlights is not None and hit.highlights.title.spans
+        a, b = hit.highlights.title.spans[0]
+        assert hit.product.title[a:b].lower() == "sofa"
+    one_way = "sofa => loveseat\n"
+    (index / SYNONYMS_FILE).write_text(one_way, encoding="utf-8")
+    os.utime(index / SYNONYMS_FILE, ns=(1, 1))  # a change even within the clock's resolution
+    assert engine.refresh_synonyms()
+    loveseats = engine.search_page("sofa", mode="bm25", k=100)  # searched as "loveseat" only
+    assert loveseats.hits and all("loveseat" in all_text(h.product).lower() for h in loveseats.hits)
+    assert not any("sofa" in all_text(h.product).lower() for h in loveseats.hits)
+    (index / SYNONYMS_FILE).write_text("sofa, => \n", encoding="utf-8")  # broken: kept
+    assert not engine.refresh_synonyms()
+    assert engine.synonyms.error and len(engine.synonyms.rules) == 1
+    (index / SYNONYMS_FILE).unlink()
+    assert engine.refresh_synonyms() and len(engine.synonyms.rules) == 0
