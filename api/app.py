@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +34,6 @@ from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
-from swagger_ui_bundle import swagger_ui_path
 
 from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
@@ -58,6 +58,9 @@ from tinyseek.search.types import Facets, Highlight, Highlights, Hit, Product, S
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DOCS_ASSETS = "/docs-assets"
+SWAGGER_UI_DIR = files("fastapi_offline") / "static"
+"""Swagger UI 5 (swagger-ui-bundle.js, swagger-ui.css, favicon.png) from the pinned
+fastapi-offline package."""
 JSON = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "invalid input, with the reason"},
@@ -534,13 +537,13 @@ def openapi_schema(request: Request) -> Response:
 
 
 def api_docs() -> HTMLResponse:
-    """Swagger UI from the pinned swagger-ui-bundle package, served here: works offline."""
+    """Swagger UI from the pinned fastapi-offline package's assets, served here: works offline."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="tinyseek API",
         swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
         swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
     )
 
 
@@ -652,7 +655,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
     route("/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(SWAGGER_UI_DIR)), name="docs-assets")
     return app
 
 
