@@ -17,6 +17,7 @@ The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so the
 load generator costs little CPU next to the server on a small machine.
 
     python benchmarks/loadtest.py --index /tmp/hd-index --rate 200 --duration 30
+    python benchmarks/loadtest.py --index /tmp/hd-index --facets   # as the page asks
     python benchmarks/loadtest.py --url http://127.0.0.1:8000 --queries queries.jsonl
 """
 
@@ -157,12 +158,16 @@ def load_queries(path: Path) -> list[str]:
     return queries
 
 
-def targets(queries: list[str], k: int, mode: str) -> Iterator[str]:
+def targets(queries: list[str], k: int, mode: str, extra: str = "") -> Iterator[str]:
     i = 0
     while True:
         q = urllib.parse.quote_plus(queries[i % len(queries)])
-        yield f"/search?q={q}&k={k}&mode={mode}"
+        yield f"/search?q={q}&k={k}&mode={mode}{extra}"
         i += 1
+
+
+FACETS_AND_HIGHLIGHTS = "&facets=all&highlight=true"
+"""What the search page asks for: every facet counted, the query's words marked."""
 
 
 async def one(conn: Connection, target: str, phase: Phase, started: float) -> bool:
@@ -326,6 +331,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES, help="jsonl or text")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"])
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument(
+        "--facets",
+        action="store_true",
+        help="request every facet and highlights, as the search page does",
+    )
     parser.add_argument("--warmup", type=int, default=50, help="requests before measuring")
     parser.add_argument("--sequential", type=int, default=1000, help="0 to skip")
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop req/s; 0 to skip")
@@ -350,8 +360,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace, host: str, port: int) -> list[Phase]:
     queries = load_queries(args.queries)
-    urls = targets(queries, args.k, args.mode)
-    print(f"{len(queries)} queries from {args.queries}; mode {args.mode}, k {args.k}", flush=True)
+    extra = FACETS_AND_HIGHLIGHTS if args.facets else ""
+    urls = targets(queries, args.k, args.mode, extra)
+    print(
+        f"{len(queries)} queries from {args.queries}; mode {args.mode}, k {args.k}"
+        + (", facets and highlights" if args.facets else ""),
+        flush=True,
+    )
     if args.warmup:
         await sequential(host, port, urls, args.warmup, 60)
     phases = []

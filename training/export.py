@@ -8,7 +8,10 @@ stored inside each graph (4x smaller than fp32, cosine to fp32 > 0.999).
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -80,21 +83,37 @@ def export_onnx(model: nn.Module, path: Path, quantize: bool = True) -> None:
             )
         _optimize_onnx(raw, optimized)
         if quantize:
-            quantize_dynamic(
-                str(optimized),
-                str(path),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul", "Gemm"],
-                # fused contrib ops (SkipLayerNorm, BiasGelu) defeat ONNX shape inference
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
+            with _quiet_root_logger():  # a generic "consider pre-processing" WARNING:root
+                quantize_dynamic(
+                    str(optimized),
+                    str(path),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    op_types_to_quantize=["MatMul", "Gemm"],
+                    # fused contrib ops (SkipLayerNorm, BiasGelu) defeat ONNX shape inference
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
         else:
             optimized.replace(path)
         onnx.checker.check_model(str(path))
     finally:
         for tmp in (raw, optimized):
             tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """Drop records logged straight on the root logger (onnxruntime's quantizer advice)."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.name != "root"
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
 
 
 def _optimize_onnx(src: Path, dst: Path) -> None:
