@@ -11,6 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 
 # torch goes first, pinned to the CPU build: a looser pin would pull CUDA packages.
 $(BIN)/tinyseek: pyproject.toml
+	@echo "installing tinyseek into $(VENV): PyTorch (CPU build) first, then the project and its extras (about 2 minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0

@@ -11,19 +11,42 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tinyseek.search.engine import Engine
+    from tinyseek.search.facets import FacetRequest
     from tinyseek.search.filters import Filters
-    from tinyseek.search.types import FusionMethod, FusionWeights, Hit, Product, SearchMode
+    from tinyseek.search.types import (
+        FusionMethod,
+        FusionWeights,
+        Hit,
+        Product,
+        SearchMode,
+        SearchPage,
+        SortOrder,
+    )
 
 _EXPORTS = {
     "Engine": "tinyseek.search.engine",
+    "FacetRequest": "tinyseek.search.facets",
     "Filters": "tinyseek.search.filters",
     "FusionMethod": "tinyseek.search.types",
     "FusionWeights": "tinyseek.search.types",
     "Hit": "tinyseek.search.types",
     "Product": "tinyseek.search.types",
     "SearchMode": "tinyseek.search.types",
+    "SearchPage": "tinyseek.search.types",
+    "SortOrder": "tinyseek.search.types",
 }
-__all__ = ["Engine", "Filters", "FusionMethod", "FusionWeights", "Hit", "Product", "SearchMode"]
+__all__ = [
+    "Engine",
+    "FacetRequest",
+    "Filters",
+    "FusionMethod",
+    "FusionWeights",
+    "Hit",
+    "Product",
+    "SearchMode",
+    "SearchPage",
+    "SortOrder",
+]
 
 
 def __getattr__(name: str) -> Any:

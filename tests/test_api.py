@@ -423,9 +423,15 @@ def test_metrics_exposition(client: httpx.Client) -> None:
     client.get("/search", params={"q": "sofa", "k": 1000})
     for path in ("/docs", "/openapi.json", "/static/app.js"):
         assert client.get(path).status_code == 200
-    text = client.get("/metrics").text
-    for endpoint in ("/docs", "/openapi.json", "/static"):  # never "unmatched"
-        assert f'tinyseek_http_requests_total{{endpoint="{endpoint}",method="GET"' in text
+    paths = ("/docs", "/openapi.json", "/static")
+    counted = [f'_total{{endpoint="{e}",method="GET"' for e in paths]
+    deadline = time.monotonic() + 10
+    while True:  # a request is counted once its response is sent: allow for that moment
+        text = client.get("/metrics").text
+        if all(c in text for c in counted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert all(c in text for c in counted)  # never endpoint="unmatched"
     assert 'tinyseek_http_requests_total{endpoint="/search",method="GET",status="200"}' in text
     assert 'tinyseek_http_requests_total{endpoint="/search",method="GET",status="422"}' in text
     assert 'tinyseek_search_latency_seconds_bucket{le="0.005",mode="hybrid"}' in text

@@ -20,18 +20,22 @@ if TYPE_CHECKING:
     from tinyseek.indexer.writer import IndexWriter
     from tinyseek.models.encoder import Encoder, load_encoder
     from tinyseek.search.engine import Engine
+    from tinyseek.search.facets import FacetRequest
     from tinyseek.search.filters import Filters
-    from tinyseek.search.types import FusionWeights, Hit, Product, SearchMode
+    from tinyseek.search.types import FusionWeights, Hit, Product, SearchMode, SearchPage, SortOrder
 
 __version__ = version("tinyseek")
 
 _EXPORTS = {
     "Engine": "tinyseek.search.engine",
+    "FacetRequest": "tinyseek.search.facets",
     "Filters": "tinyseek.search.filters",
     "FusionWeights": "tinyseek.search.types",
     "Hit": "tinyseek.search.types",
     "Product": "tinyseek.search.types",
     "SearchMode": "tinyseek.search.types",
+    "SearchPage": "tinyseek.search.types",
+    "SortOrder": "tinyseek.search.types",
     "build_catalog": "tinyseek.indexer.build",
     "build_index": "tinyseek.indexer.build",
     "compact": "tinyseek.indexer.build",
@@ -44,12 +48,15 @@ _EXPORTS = {
 __all__ = [
     "Encoder",
     "Engine",
+    "FacetRequest",
     "Filters",
     "FusionWeights",
     "Hit",
     "IndexWriter",
     "Product",
     "SearchMode",
+    "SearchPage",
+    "SortOrder",
     "__version__",
     "build_catalog",
     "build_index",
