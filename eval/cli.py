@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Index DATASET (cached), run every labelled query in each mode and with each "
             "encoder, write report.json / report.md / per_query.jsonl / plots into --out, and "
-            "optionally gate against a baseline report (exit 3 on a >3%% relative drop of "
+            "optionally gate against a baseline report (exit 3 on a >3% relative drop of "
             "F1@k or nDCG@k, 4 when nothing is comparable)."
         ),
     )

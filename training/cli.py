@@ -118,8 +118,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Home Depot BEIR folder (default: $TINYSEEK_DATA/homedepot, $TINYSEEK_HOMEDEPOT "
         "or ../shared/data/homedepot; skipped when absent)",
     )
-    verify.add_argument("--backend", choices=("onnx", "torchscript"), default=None)
-    verify.add_argument("--threads", type=int, default=None)
+    verify.add_argument(
+        "--backend",
+        choices=("onnx", "torchscript"),
+        default=None,
+        help="backend to check (default: the artifact's default backend)",
+    )
+    verify.add_argument(
+        "--threads", type=int, default=None, help="encoder threads (default: all cores)"
+    )
     verify.add_argument("--cache-dir", type=Path, default=None, help="cache teacher vectors here")
     verify.add_argument("--json", action="store_true", help="print JSON instead of a table")
     verify.set_defaults(func=verify_model_command)
