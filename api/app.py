@@ -124,6 +124,7 @@ class Service:
             try:
                 if self.engine.reload_if_changed():
                     self._batch_encodes(self.engine)
+                    warm_up(self.engine)
                     self.metrics.reloads.inc()
                     log.info("serving generation %s", self.engine.generation.name)
                 last_error = ""
@@ -151,8 +152,7 @@ class Service:
             )
             configure_threads(settings.torch_threads, settings.faiss_threads)  # torch loaded now
             self._batch_encodes(engine)
-            # First calls allocate and measure (noise level, facet tables): not on user requests.
-            engine.search_page("warm up", k=1, facets="all", highlight=True)
+            warm_up(engine)
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("could not open the index %s: %s", settings.index_dir, self.load_error)
@@ -189,6 +189,12 @@ class Service:
         self.require_engine()
         assert self.writer is not None  # set together with the engine
         return self.writer
+
+
+def warm_up(engine: Engine) -> None:
+    """A search that makes the first calls' allocations and a new generation's one-off
+    measurements (`search.matching.noise_level`, facet tables), not a user's request."""
+    engine.search_page("warm up", k=1, facets="all", highlight=True)
 
 
 def configure_threads(torch_threads: int, faiss_threads: int) -> None:
