@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
@@ -48,17 +49,28 @@ from tinyseek.api.schemas import (
     WriteResponse,
     query_parameters,
 )
+from tinyseek.api.server import GuardedHttpProtocol, ServerLimits
 from tinyseek.api.settings import Settings
-from tinyseek.api.writes import DocumentWriter, WritesUnavailable
-from tinyseek.search.engine import Engine
+from tinyseek.api.writes import DocumentWriter, WriteResult
+from tinyseek.errors import describe
+from tinyseek.indexer.journal import JournalBusyError
+from tinyseek.search import validation as rules
+from tinyseek.search.engine import Engine, clean_query
+from tinyseek.search.layout import CorruptGenerationError
 from tinyseek.search.types import Hit, Product, SearchMode
+from tinyseek.search.validation import check_product, normalise_id
 
 log = logging.getLogger(__name__)
+READINESS_TTL = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 JSON = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "invalid input, with the reason"},
-    503: {"model": ErrorResponse, "description": "the index is not loaded yet"},
+    503: {
+        "model": ErrorResponse,
+        "description": "the service cannot answer now (index loading or damaged, disk full, "
+        "another writer busy...), with the reason",
+    },
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or wrong X-API-Key"},
@@ -75,12 +87,20 @@ class Service:
         self.settings = settings
         self.engine = engine
         self.load_error: str | None = None
+        self.refused: str | None = None
+        """Why the newest generation (or revision) was refused; the last good one serves."""
         self.writer: DocumentWriter | None = None
-        self.metrics = ServiceMetrics(lambda: self.engine)
+        self.metrics = ServiceMetrics(
+            lambda: self.engine,
+            refused=lambda: self.refused,
+            pending_writes=lambda: 0 if self.writer is None else self.writer.pending(),
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._readiness: tuple[float, int, dict[str, Any]] | None = None
+        self._readiness_lock = threading.Lock()
         if engine is not None:
-            self.writer = DocumentWriter(engine)
+            self.writer = DocumentWriter(engine, settings.write_lock_wait)
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,8 +109,24 @@ class Service:
         thread.start()
         self._threads.append(thread)
 
+    def _start_applier(self) -> None:
+        """Writes that waited for another writer are applied as soon as it finishes."""
+        if self.writer is None or not self.settings.api_key:
+            return  # a read-only service never takes the writer lock
+        interval = self.settings.reload_interval or 0.5
+        thread = threading.Thread(
+            target=self.writer.run_applier,
+            args=(self._stop, interval),
+            name="tinyseek-applier",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
+
     def stop(self) -> None:
         self._stop.set()
+        if self.writer is not None:
+            self.writer.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -105,26 +141,56 @@ class Service:
             engine.encoder = MicroBatchingEncoder(engine.encoder, max_batch)
 
     def _run(self) -> None:
+        interval = self.settings.reload_interval
         if self.engine is None:
             self._load()
+            while self.engine is None and interval > 0 and not self._stop.wait(interval):
+                self._load()  # e.g. an operator rolls back a damaged generation
         else:
             self._batch_encodes(self.engine)
-        interval = self.settings.reload_interval
-        if self.engine is None or interval <= 0:
+        if self.engine is None:
             return
-        last_error = ""
+        self._start_applier()
+        if interval <= 0:
+            return
         while not self._stop.wait(interval):
+            self.check_for_new_generation()
+
+    def check_for_new_generation(self) -> None:
+        """Serve a new generation or revision if there is one and it verifies; otherwise
+        keep the current one and say why (logs, /readyz, tinyseek_generation_refused)."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            if engine.reload_if_changed():
+                self._batch_encodes(engine)
+                self.metrics.reloads.inc()
+                log.info(
+                    "serving generation %s (revision %d)",
+                    engine.generation.name,
+                    engine.generation.revision,
+                )
             try:
-                if self.engine.reload_if_changed():
-                    self._batch_encodes(self.engine)
-                    self.metrics.reloads.inc()
-                    log.info("serving generation %s", self.engine.generation.name)
-                last_error = ""
-            except Exception as exc:  # the old generation keeps serving
-                self.metrics.reload_errors.inc()
-                if str(exc) != last_error:
-                    log.warning("could not load the new index generation: %s", exc)
-                last_error = str(exc)
+                engine.check_files()
+            except CorruptGenerationError:
+                if not engine.reload_if_changed():  # not a commit landing meanwhile
+                    raise
+                engine.check_files()
+            if self.refused is not None:
+                log.info("generation %s verified; serving it", engine.generation.name)
+            self.refused = None
+        except Exception as exc:  # the old generation keeps serving
+            self.metrics.reload_errors.inc()
+            message = describe(exc)
+            if message != self.refused:
+                log.error(
+                    "refused to serve the new index state (still serving %s, revision %d): %s",
+                    engine.generation.name,
+                    engine.generation.revision,
+                    message,
+                )
+            self.refused = message
 
     def _load(self) -> None:
         settings = self.settings
@@ -146,10 +212,13 @@ class Service:
             self._batch_encodes(engine)
             engine.search("warm up", k=1)  # first calls allocate; keep that off user requests
         except Exception as exc:
-            self.load_error = f"{type(exc).__name__}: {exc}"
-            log.error("could not open the index %s: %s", settings.index_dir, self.load_error)
+            message = describe(exc)
+            if message != self.load_error:
+                log.error("could not open the index %s: %s", settings.index_dir, message)
+            self.load_error = message
             return
-        self.writer = DocumentWriter(engine)
+        self.writer = DocumentWriter(engine, settings.write_lock_wait)
+        self.load_error = None
         self.engine = engine
         log.info(
             "loaded %s (%d products, encoder %s) in %.1f s",
@@ -166,6 +235,62 @@ class Service:
             raise HTTPException(503, f"not ready: {reason}")
         return self.engine
 
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        """(status, body) of /readyz: a real query through BM25, the dense index and the
+        store of the served generation, at most once per READINESS_TTL seconds."""
+        with self._readiness_lock:
+            now = time.monotonic()
+            cached = self._readiness
+            if cached is not None and now - cached[0] < READINESS_TTL:
+                return cached[1], cached[2]
+            status, body = self._probe()
+            self._readiness = (now, status, body)
+            return status, body
+
+    def _probe(self) -> tuple[int, dict[str, Any]]:
+        engine = self.engine
+        if engine is None:
+            status = "failed" if self.load_error else "loading"
+            return 503, {"status": status, "detail": self.load_error or "the index is loading"}
+        gen = engine.generation
+        body: dict[str, Any] = {
+            "status": "ready",
+            "generation": gen.name,
+            "revision": gen.revision,
+            "products": len(engine),
+            "encoder": engine.encoder.name,
+        }
+        step = "store"
+        try:
+            live = np.flatnonzero(gen.alive[:1000])
+            text = "probe"
+            if len(live):
+                (product,) = gen.store.get([int(live[0])])
+                text = product.title
+            step = "bm25"
+            bm25 = gen.bm25.search(text, 1)
+            step = "encoder"
+            vector = engine.encoder.encode_queries([text])[0]
+            step = "dense"
+            dense = gen.dense.search(vector, 1)
+            if len(live) and not (bm25 and dense):
+                missing = "bm25" if not bm25 else "dense"
+                raise RuntimeError(f"{missing} found nothing for a live product's title")
+        except Exception as exc:
+            body.update(status="failed", detail=f"{step} failed: {describe(exc)}")
+            return 503, body
+        notes = []
+        if self.refused:
+            notes.append(f"refused a newer index state: {self.refused}")
+        if self.writer is not None:
+            pending = self.writer.pending()
+            body["pending_writes"] = pending
+            if pending and self.writer.last_error:
+                notes.append(f"{pending} writes pending: {self.writer.last_error}")
+        if notes:
+            body["detail"] = "; ".join(notes)
+        return 200, body
+
     def require_writer(self, api_key: str | None) -> DocumentWriter:
         expected = self.settings.api_key
         if not expected:
@@ -181,6 +306,15 @@ class Service:
         self.require_engine()
         assert self.writer is not None  # set together with the engine
         return self.writer
+
+    def require_sound_index(self) -> None:
+        """Writes wait while the served generation's newer state is refused as damaged."""
+        if self.refused is not None:
+            raise HTTPException(
+                503,
+                f"writes are suspended: the index failed verification ({self.refused})",
+                headers={"Retry-After": "5"},
+            )
 
 
 def configure_threads(torch_threads: int, faiss_threads: int) -> None:
@@ -271,15 +405,29 @@ def run_search(
     started = time.perf_counter()
     generation = engine.generation.name
     try:
-        corrected = engine.suggest(q) if spell else None
-        hits = engine.search(
-            corrected or q,
-            k=k,
-            offset=offset,
-            mode=mode,
-            filters=filters,
-            weights=weights,
-            spell=False,
+        clean_query(q)
+        empty = bool(
+            filters
+            and filters.get("price_min") is not None
+            and filters.get("price_max") is not None
+            and filters["price_min"] > filters["price_max"]
+        )
+    except ValueError:  # nothing searchable in q (only spaces, control characters)
+        empty = True
+    try:
+        corrected = engine.suggest(q) if spell and not empty else None
+        hits = (
+            []
+            if empty
+            else engine.search(
+                corrected or q,
+                k=k,
+                offset=offset,
+                mode=mode,
+                filters=filters,
+                weights=weights,
+                spell=False,
+            )
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
@@ -352,8 +500,27 @@ def search_post(request: Request, body: SearchRequest) -> Response:
     return run_search(request, body.q, body.k, body.offset, body.mode, filters, weights, body.spell)
 
 
-def get_document(request: Request, doc_id: str) -> Response:
+DocumentId = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=rules.MAX_ID_CHARS,
+        pattern=rules.ID_PATTERN,
+        description="product id (percent-encoded; no '/' or control characters)",
+    ),
+]
+
+
+def path_id(doc_id: str) -> str:
+    try:
+        return normalise_id(doc_id)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def get_document(request: Request, doc_id: DocumentId) -> Response:
     """One product by id (404 if absent or deleted)."""
+    doc_id = path_id(doc_id)
     engine = service_of(request).require_engine()
     store = engine.generation.store
     ordinal = store.ordinal_of(doc_id)
@@ -368,7 +535,9 @@ def upsert_documents(
     body: UpsertRequest,
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Response:
-    """Insert or replace products by id; the change is searchable when this returns."""
+    """Insert or replace products by id. A 200 means the write is durable (in the index's
+    journal): searchable when this returns, or, with `pending: true`, as soon as the
+    writer holding the index (a rebuild) finishes; a rebuild never drops it."""
     service = service_of(request)
     writer = service.require_writer(api_key)
     limit = service.settings.max_batch_docs
@@ -377,31 +546,39 @@ def upsert_documents(
             422, f"{len(body.products)} products in one request; the limit is {limit}"
         )
     try:
-        products = [Product.from_dict(p.model_dump()) for p in body.products]
+        products = [check_product(Product.from_dict(p.model_dump())) for p in body.products]
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    try:
-        result = writer.upsert(products)
-    except WritesUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+    service.require_sound_index()
+    result = run_write(lambda: writer.upsert([(p.id, p) for p in products]))
     service.metrics.writes.labels("upsert").inc(result.upserted)
     return json_response(result.__dict__)
 
 
+def run_write(write: Callable[[], WriteResult]) -> WriteResult:
+    """A write, its failures turned into 503 with the reason (never acknowledged)."""
+    try:
+        return write()
+    except (JournalBusyError, CorruptGenerationError, OSError, RuntimeError) as exc:
+        raise HTTPException(
+            503, f"the write was not applied: {describe(exc)}", headers={"Retry-After": "1"}
+        ) from None
+
+
 def delete_document(
     request: Request,
-    doc_id: str,
+    doc_id: DocumentId,
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Response:
-    """Delete one product by id (404 if absent)."""
+    """Delete one product by id (404 if absent). A 200 means what it means for upserts."""
     service = service_of(request)
     writer = service.require_writer(api_key)
+    doc_id = path_id(doc_id)
+    service.require_sound_index()
     try:
-        result = writer.delete([doc_id])
+        result = run_write(lambda: writer.delete(doc_id))
     except KeyError:
         raise HTTPException(404, f"no product with id {doc_id!r}") from None
-    except WritesUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     service.metrics.writes.labels("delete").inc(result.deleted)
     return json_response(result.__dict__)
 
@@ -412,23 +589,12 @@ async def healthz() -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: 200 once an index generation is loaded, 503 before (or if loading failed)."""
+    """Readiness: a real query through BM25, the dense index and the store of the served
+    generation (at most once a second) answers 200; 503 with the reason while loading,
+    or when any of them fails."""
     service = service_of(request)
-    engine = service.engine
-    if engine is None:
-        status = "failed" if service.load_error else "loading"
-        return json_response(
-            {"status": status, "detail": service.load_error or "the index is still loading"},
-            status_code=503,
-        )
-    return json_response(
-        {
-            "status": "ready",
-            "generation": engine.generation.name,
-            "products": len(engine),
-            "encoder": engine.encoder.name,
-        }
-    )
+    status, body = await to_thread.run_sync(service.readiness)
+    return json_response(body, status_code=status)
 
 
 def metrics(request: Request) -> Response:
@@ -451,13 +617,22 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    """Last resort (the middleware answers first): 503 with the reason, never a bare 500."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": f"the service failed: {describe(exc)}"}, status_code=503)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """A service over `settings.index_dir` (or over `engine`, already open)."""
     service = Service(settings, engine)
+    GuardedHttpProtocol.configure(
+        ServerLimits(
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_header_bytes=settings.max_header_bytes,
+            max_connections=settings.max_connections,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

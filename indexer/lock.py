@@ -24,6 +24,8 @@ HOLDER_FILE = ".writer.lock.holder"
 class WriterLockedError(RuntimeError):
     """Another process (or another writer in this process) holds the index's writer lock."""
 
+    exit_code = 4  # tinyseek.errors.EXIT_LOCKED
+
 
 class WriterLock:
     """Context manager holding INDEX_DIR/.writer.lock exclusively.
