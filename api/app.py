@@ -171,12 +171,7 @@ class Service:
                     engine.generation.name,
                     engine.generation.revision,
                 )
-            try:
-                engine.check_files()
-            except CorruptGenerationError:
-                if not engine.reload_if_changed():  # not a commit landing meanwhile
-                    raise
-                engine.check_files()
+            engine.check_files()
             if self.refused is not None:
                 log.info("generation %s verified; serving it", engine.generation.name)
             self.refused = None
@@ -283,10 +278,14 @@ class Service:
         if self.refused:
             notes.append(f"refused a newer index state: {self.refused}")
         if self.writer is not None:
-            pending = self.writer.pending()
-            body["pending_writes"] = pending
-            if pending and self.writer.last_error:
-                notes.append(f"{pending} writes pending: {self.writer.last_error}")
+            try:
+                pending = self.writer.pending()
+            except Exception as exc:  # reads are served; writes wait for the journal's repair
+                notes.append(f"writes cannot be applied: {describe(exc)}")
+            else:
+                body["pending_writes"] = pending
+                if pending and self.writer.last_error:
+                    notes.append(f"{pending} writes pending: {self.writer.last_error}")
         if notes:
             body["detail"] = "; ".join(notes)
         return 200, body

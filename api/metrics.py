@@ -48,7 +48,10 @@ class EngineCollector(Collector):
             "tinyseek_writes_pending",
             "journaled (durable) writes not yet applied to the served generation",
         )
-        pending.add_metric([], float(self._pending_writes()))
+        try:
+            pending.add_metric([], float(self._pending_writes()))
+        except Exception:  # an unreadable journal: /readyz says why
+            pending.add_metric([], float("nan"))
         yield pending
         gen = engine.generation
         info = InfoMetricFamily("tinyseek_index", "the served index generation")

@@ -132,8 +132,11 @@ class DocumentWriter:
 
     # ------------------------------------------------------------------ background side
     def pending(self) -> int:
-        """Journal records not yet in the served generation (cancelled ones included)."""
-        return max(0, self.journal.last_seq() - self.engine.generation.journal_seq)
+        """Journaled writes not yet in the served generation."""
+        after = self.engine.generation.journal_seq
+        if self.journal.last_seq() <= after:
+            return 0
+        return len(live_records(self.journal.records(after=after)))
 
     def run_applier(self, stop: threading.Event, interval: float) -> None:
         """Apply pending writes (late ones, or another process's) until `stop` is set."""
@@ -144,7 +147,7 @@ class DocumentWriter:
                 return
             try:
                 self.engine.reload_if_changed()
-                if self.pending() == 0:
+                if self.journal.last_seq() <= self.engine.generation.journal_seq:
                     continue
                 started = time.perf_counter()
                 stats = self._apply(lock_wait=interval)

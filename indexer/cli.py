@@ -346,7 +346,7 @@ def run_update(args: argparse.Namespace) -> int:
     with IndexWriter(args.index_dir, encoder, threads=args.threads, wait=wait) as writer:
         writer.upsert(products)
         writer.delete(delete_ids)
-        stats = writer.commit(deep=True)
+        stats = writer.commit()
     print(
         f"{stats.generation} revision {stats.revision}: {stats.upserted} upserted "
         f"({stats.replaced} replaced), {stats.deleted} deleted, {stats.missing} ids not found; "

@@ -10,9 +10,9 @@ A record is one JSON line: a sequence number (one more than the record before it
 time it was appended, the operations of one write (upserts and deletes, in order; a
 write is applied entirely or not at all) and a CRC-32 of the rest. `append` returns
 after the line is fsynced: a write may be acknowledged then, and survives any crash.
-A line cut short by a crash (or with a bad checksum) at the end of the newest segment
-was never acknowledged; readers stop before it and the next append removes it. A bad
-line anywhere else is damage, reported with its file and line.
+A line cut short by a crash (no line end) at the end of the newest segment was never
+acknowledged; readers stop before it and the next append removes it. A complete line
+with a bad checksum, anywhere, is damage, reported with its file and line.
 
 Every generation's store records the last record applied to it (`StoreMeta.journal_seq`);
 `indexer.writer.apply_journal` applies the records after that one, so a record is
@@ -117,8 +117,8 @@ class Journal:
         self.dir = Path(index_dir) / JOURNAL_DIR
         self.lock_timeout = lock_timeout
         self._thread_lock = threading.Lock()
-        # (segment, inode, size) -> last seq: appends in this process skip the rescan
-        self._tail_cache: tuple[Path, int, int, int] | None = None
+        # (segment, inode, size, mtime) -> last seq: appends in this process skip the rescan
+        self._tail_cache: tuple[Path, int, int, int, int] | None = None
 
     # ------------------------------------------------------------------------- writing
     def append(self, ops: Sequence[Op], voids: Sequence[int] = ()) -> JournalRecord:
@@ -148,7 +148,7 @@ class Journal:
                 info = os.fstat(fd)
             finally:
                 os.close(fd)
-            self._tail_cache = (segment, info.st_ino, info.st_size, record.seq)
+            self._tail_cache = (segment, info.st_ino, info.st_size, info.st_mtime_ns, record.seq)
             failpoint("journal.appended")
             return record
 
@@ -189,8 +189,8 @@ class Journal:
         newest = segments[-1]
         info = newest.stat()
         cached = self._tail_cache
-        if cached is not None and cached[:3] == (newest, info.st_ino, info.st_size):
-            return newest, cached[3]
+        if cached is not None and cached[:4] == _identity(newest, info):
+            return newest, cached[4]
         last, good_bytes = _first_seq(newest) - 1, 0
         for record, end in _scan(newest, tolerate_tail=True):
             last, good_bytes = record.seq, end
@@ -248,8 +248,8 @@ class Journal:
         newest = segments[-1]
         info = newest.stat()
         cached = self._tail_cache
-        if cached is not None and cached[:3] == (newest, info.st_ino, info.st_size):
-            return cached[3]
+        if cached is not None and cached[:4] == _identity(newest, info):
+            return cached[4]
         last = _first_seq(newest) - 1
         for record, _ in _scan(newest, tolerate_tail=True):
             last = record.seq
@@ -295,6 +295,10 @@ class Journal:
         return position
 
 
+def _identity(path: Path, info: os.stat_result) -> tuple[Path, int, int, int]:
+    return (path, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def _first_seq(segment: Path) -> int:
     match = SEGMENT_PATTERN.match(segment.name)
     if match is None:
@@ -303,9 +307,9 @@ def _first_seq(segment: Path) -> int:
 
 
 def _scan(segment: Path, tolerate_tail: bool) -> Iterator[tuple[JournalRecord, int]]:
-    """(record, byte offset after its line) for each complete, sound line. A damaged last
-    line (cut short, or a bad checksum) ends the scan when `tolerate_tail`; any other
-    damaged line raises JournalError."""
+    """(record, byte offset after its line) for each complete, sound line. A last line cut
+    short (no line end: its append was interrupted) ends the scan when `tolerate_tail`;
+    any other damaged line, the last one included, raises JournalError."""
     with segment.open("rb") as fh:
         data = fh.read()
     offset = 0
@@ -313,11 +317,12 @@ def _scan(segment: Path, tolerate_tail: bool) -> Iterator[tuple[JournalRecord, i
     while offset < len(data):
         number += 1
         end = data.find(b"\n", offset)
-        last_line = end == -1 or end == len(data) - 1
-        record = None if end == -1 else decode_record(data[offset:end])
-        if record is None:
-            if last_line and tolerate_tail:
+        if end == -1:
+            if tolerate_tail:
                 return
+            raise JournalError(segment, f"line {number} is cut short")
+        record = decode_record(data[offset:end])
+        if record is None:
             raise JournalError(segment, f"line {number} is damaged (bad checksum or JSON)")
         offset = end + 1
         yield record, offset

@@ -142,12 +142,11 @@ def apply_journal(
     encoder: Encoder | None,
     policy: BatchPolicy | None = None,
     verifier: FileVerifier | None = None,
-    deep: bool = False,
 ) -> CommitStats:
     """Apply the journal records `gen_dir` does not hold yet (order: see the module doc).
 
-    The caller holds the index's writer lock. The generation is verified first (its
-    files against their checksums; with `deep`, SQLite's quick_check too): a damaged
+    The caller holds the index's writer lock. The generation is verified first (the
+    store by SQLite's quick_check, the other files against their checksums): a damaged
     one raises CorruptGenerationError and is left alone. `encoder` None loads the one
     the generation was built with, when there is anything to apply.
     """
@@ -160,14 +159,9 @@ def apply_journal(
     except FileNotFoundError:
         raise CorruptGenerationError(docs, "missing") from None
     try:
-        try:
-            if deep and (problem := store.quick_check()):
-                raise CorruptGenerationError(docs, f"fails SQLite's quick_check: {problem}")
-            meta = store.meta() or legacy_meta(gen_dir, manifest)
-        except Exception as exc:
-            if isinstance(exc, CorruptGenerationError) or not _is_sqlite_error(exc):
-                raise
-            raise CorruptGenerationError(docs, f"unreadable: {exc}") from None
+        if problem := store.quick_check():
+            raise CorruptGenerationError(docs, f"fails SQLite's quick_check: {problem}")
+        meta = store.meta() or legacy_meta(gen_dir, manifest)
         trimmed_seq, _ = journal.trimmed()
         if meta.journal_seq < trimmed_seq:
             raise WouldDropWritesError(
@@ -211,7 +205,10 @@ def apply_journal(
             raise CorruptGenerationError(
                 dense_path, f"holds {len(dense)} vectors, the store recorded {meta.vectors}"
             )
-        bm25 = BM25Index.open(gen_dir / BM25_DIR)
+        try:
+            bm25 = BM25Index.open(gen_dir / BM25_DIR)
+        except (ValueError, OSError) as exc:
+            raise CorruptGenerationError(gen_dir / BM25_DIR, f"unreadable: {exc}") from None
         # Past every ordinal an interrupted apply may have left in tantivy.
         base = max(len(dense), bm25.num_docs(), store.next_ordinal())
         ordinals = list(range(base, base + len(upserts)))
@@ -282,12 +279,6 @@ def apply_journal(
     )
 
 
-def _is_sqlite_error(exc: BaseException) -> bool:
-    import sqlite3
-
-    return isinstance(exc, sqlite3.DatabaseError)
-
-
 def _remove_old_dense_files(gen_dir: Path, keep: set[str]) -> None:
     """FAISS files of older revisions: the current one and the one before it stay (a reader
     may be loading it right now; a reader that loses the race loads again)."""
@@ -308,10 +299,13 @@ def void_unless_applied(gen_dir: Path, journal: Journal, seq: int) -> bool:
             meta = store.meta()
         finally:
             store.close()
-        if meta is not None and meta.journal_seq >= seq:
-            return False
+    except Exception:  # no readable store: the apply cannot have committed
+        meta = None
+    if meta is not None and meta.journal_seq >= seq:
+        return False
+    try:
         journal.void(seq)
-    except Exception as exc:  # the record stays; the next apply retries it
+    except Exception as exc:  # the record stays, to be applied once the index is sound
         log.warning("could not cancel journal record #%d: %s", seq, exc)
         return False
     return True
@@ -444,9 +438,9 @@ class IndexWriter:
         """Drop the queued operations."""
         self._pending.clear()
 
-    def commit(self, deep: bool = False) -> CommitStats:
+    def commit(self) -> CommitStats:
         """Journal the queued operations, then apply every record the served generation
-        lacks (with `deep`, its store is checked by SQLite's quick_check first)."""
+        lacks."""
         if not self._lock.held:
             raise RuntimeError("this IndexWriter is closed")
         record = None
@@ -456,7 +450,7 @@ class IndexWriter:
             self._pending.clear()
         gen_dir = current_generation(self.index_dir)
         try:
-            stats = apply_journal(gen_dir, self.journal, self.encoder, self.policy, deep=deep)
+            stats = apply_journal(gen_dir, self.journal, self.encoder, self.policy)
         except BaseException:
             if record is not None:
                 void_unless_applied(gen_dir, self.journal, record.seq)

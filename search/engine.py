@@ -350,11 +350,36 @@ class Engine:
             return True
 
     def check_files(self) -> None:
-        """Check the served generation's files on disk against their checksums (a stat per
-        file; a changed one is hashed again); raises CorruptGenerationError. What is served
-        is unaffected: it was verified when loaded and is held privately."""
+        """Check the served generation's manifest and files on disk (a stat per file; a
+        changed one is hashed again); raises CorruptGenerationError. What is served is
+        unaffected: it was verified when loaded and is held privately."""
         generation = self._generation
-        self.verifier.check(generation.path, generation.files)
+        try:
+            read_manifest(generation.path)
+            docs = generation.path / DOCS_FILE
+            if _inode(docs) != generation.store.identity:
+                problem = "missing" if not docs.exists() else "replaced since it was opened"
+                raise CorruptGenerationError(docs, problem)
+            self.verifier.check(generation.path, generation.files)
+            bm25_dir = generation.path / BM25_DIR
+            try:  # what a writer will open (this engine serves a verified private copy)
+                BM25Index.open(bm25_dir)
+            except (ValueError, OSError) as exc:
+                raise CorruptGenerationError(bm25_dir, f"unreadable: {exc}") from None
+        except CorruptGenerationError:
+            if not self._moved_on(generation):
+                raise
+            # a commit landed meanwhile (tantivy merged segments away, the previous FAISS
+            # file went): the next reload loads and verifies the new state
+
+    def _moved_on(self, generation: Generation) -> bool:
+        """Whether the index has a newer state than `generation` (CURRENT or revision)."""
+        if served_generation_name(self.index_dir) != generation.name:
+            return True
+        try:
+            return _store_revision(generation.path) not in (None, generation.revision)
+        except Exception:
+            return False
 
     def embed_query(self, text: str) -> np.ndarray:
         vector = self.cache.get(text)

@@ -16,16 +16,19 @@ never block the writer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
+from tinyseek.errors import is_disk_full
 from tinyseek.search.filters import FilterColumns, normalise_category
 from tinyseek.search.layout import CorruptGenerationError
 from tinyseek.search.spelling import count_terms
@@ -93,6 +96,30 @@ class StoreMeta:
             raise sqlite3.DatabaseError(f"the store's meta table is malformed: {exc}") from None
 
 
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+TRANSIENT = ("locked", "busy")
+
+
+def _named(
+    method: Callable[Concatenate[DocStore, _P], _T],
+) -> Callable[Concatenate[DocStore, _P], _T]:
+    """SQLite reporting damage ("database disk image is malformed", "file is not a
+    database", undecodable text) becomes CorruptGenerationError naming the store file; a
+    full disk or a busy database stays what it is."""
+
+    @functools.wraps(method)
+    def wrapper(self: DocStore, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc) or any(word in str(exc) for word in TRANSIENT):
+                raise
+            raise CorruptGenerationError(self.path, f"unreadable: {exc}") from None
+
+    return wrapper
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         info = path.stat()
@@ -118,18 +145,23 @@ class DocStore:
         self.identity = _identity(path)
         """(device, inode) of the file when opened: a replaced file is another store."""
         if writable:
-            conn = self._conn
-            had_terms = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'terms'"
-            ).fetchone()
-            conn.executescript(SCHEMA)
-            if not self._has_crc():  # written before rows had checksums
-                conn.execute("ALTER TABLE docs ADD COLUMN crc INTEGER")
-                self._crc_column = True
-            if had_terms is None:  # new, or written before the vocabulary existed
-                counts = count_terms(product for _, product in self.iter_live())
-                conn.executemany("INSERT INTO terms(term, df) VALUES (?, ?)", counts.items())
-            conn.commit()
+            self._prepare()
+
+    @_named
+    def _prepare(self) -> None:
+        """A writer's first open: the schema, and what an older store lacks."""
+        conn = self._conn
+        had_terms = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'terms'"
+        ).fetchone()
+        conn.executescript(SCHEMA)
+        if not self._has_crc():  # written before rows had checksums
+            conn.execute("ALTER TABLE docs ADD COLUMN crc INTEGER")
+            self._crc_column = True
+        if had_terms is None:  # new, or written before the vocabulary existed
+            counts = count_terms(product for _, product in self.iter_live())
+            conn.executemany("INSERT INTO terms(term, df) VALUES (?, ?)", counts.items())
+        conn.commit()
 
     def _connect(self) -> sqlite3.Connection:
         if self.writable:
@@ -187,6 +219,7 @@ class DocStore:
             if conn.in_transaction:
                 conn.execute("COMMIT")
 
+    @_named
     def meta(self) -> StoreMeta | None:
         """The committed meta, or None for a store written before the meta table."""
         try:
@@ -197,6 +230,7 @@ class DocStore:
             raise
         return StoreMeta.from_rows(rows)
 
+    @_named
     def revision(self) -> int | None:
         """The committed revision now (one indexed lookup), or None without a meta table."""
         try:
@@ -207,6 +241,7 @@ class DocStore:
             raise
         return None if row is None else int(row[0])
 
+    @_named
     def write_meta(self, meta: StoreMeta) -> None:
         """Replace the meta (caller commits, in the same transaction as the products)."""
         self._conn.executemany(
@@ -215,12 +250,14 @@ class DocStore:
             meta.to_rows(),
         )
 
+    @_named
     def quick_check(self) -> str | None:
         """SQLite's structural self-check: None when sound, else its first complaint."""
         rows = self._conn.execute("PRAGMA quick_check(5)").fetchall()
         problems = [str(r[0]) for r in rows if r and r[0] != "ok"]
         return "; ".join(problems) or None
 
+    @_named
     def checkpoint(self) -> None:
         """Move the WAL into the database file and empty it (the store is then one file)."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -244,10 +281,12 @@ class DocStore:
     def _data_columns(self) -> str:
         return "data, crc" if self._has_crc() else "data, NULL"
 
+    @_named
     def next_ordinal(self) -> int:
         row = self._conn.execute("SELECT COALESCE(MAX(ord) + 1, 0) FROM docs").fetchone()
         return int(row[0])
 
+    @_named
     def append(self, ordinals: Sequence[int], products: Sequence[Product]) -> None:
         """Insert products at the given ordinals (caller commits)."""
         rows = []
@@ -280,6 +319,7 @@ class DocStore:
         )
         self._conn.execute("DELETE FROM terms WHERE df <= 0")
 
+    @_named
     def vocabulary(self) -> dict[str, int] | None:
         """Word -> number of live products using it; None for a store older than the table."""
         try:
@@ -288,6 +328,7 @@ class DocStore:
             return None
         return {str(term): int(df) for term, df in rows}
 
+    @_named
     def tombstone(self, product_ids: Iterable[str]) -> list[int]:
         """Mark the live rows of these ids deleted; return their ordinals."""
         ords: list[int] = []
@@ -299,15 +340,18 @@ class DocStore:
         self.tombstone_ordinals(ords)
         return ords
 
+    @_named
     def tombstone_ordinals(self, ordinals: Iterable[int]) -> None:
         """Mark these ordinals deleted (caller commits)."""
         ords = list(ordinals)
         self._forget_terms(ords)
         self._conn.executemany("UPDATE docs SET alive = 0 WHERE ord = ?", [(o,) for o in ords])
 
+    @_named
     def commit(self) -> None:
         self._conn.commit()
 
+    @_named
     def get(self, ordinals: Sequence[int]) -> list[Product]:
         """Products at these ordinals, in the given order."""
         if not ordinals:
@@ -322,6 +366,7 @@ class DocStore:
             raise CorruptGenerationError(self.path, f"product row {missing[0]} is missing")
         return [by_ord[o] for o in ordinals]
 
+    @_named
     def live_ordinals(self, product_ids: Iterable[str]) -> dict[str, int]:
         """Ordinal of each of these ids that has a live row."""
         found: dict[str, int] = {}
@@ -333,20 +378,28 @@ class DocStore:
                 found[pid] = int(row[0])
         return found
 
+    @_named
     def ordinal_of(self, product_id: str) -> int | None:
         row = self._conn.execute(
             "SELECT ord FROM docs WHERE id = ? AND alive = 1", (product_id,)
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def iter_live(self) -> Iterable[tuple[int, Product]]:
+    def iter_live(self) -> Iterator[tuple[int, Product]]:
         query = f"SELECT ord, {self._data_columns()} FROM docs WHERE alive = 1 ORDER BY ord"
-        for o, d, c in self._conn.execute(query):
-            yield int(o), self._product(o, d, c)
+        rows = _named(lambda store: store._conn.execute(query))(self)
+        while True:
+            batch = _named(lambda store: rows.fetchmany(512))(self)
+            if not batch:
+                return
+            for o, d, c in batch:
+                yield int(o), self._product(o, d, c)
 
+    @_named
     def live_count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM docs WHERE alive = 1").fetchone()[0])
 
+    @_named
     def load_columns(self, size: int = 0) -> tuple[np.ndarray, np.ndarray, FilterColumns]:
         """(alive mask, product id per ordinal, filter columns) over ordinals 0..max.
 

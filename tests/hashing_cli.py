@@ -2,10 +2,12 @@
 
 For subprocess tests (crash points, corruption, load): `python -m tests.hashing_cli index
 CATALOG --out DIR`, `... serve DIR --port P`, run from the repository root.
+HASHING_ENCODER_DELAY=SECONDS slows every encoded batch down (a long rebuild).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -15,7 +17,7 @@ from tests.test_indexer_support import HashingEncoder
 
 
 def _load(*args: Any, **kwargs: Any) -> HashingEncoder:
-    return HashingEncoder()
+    return HashingEncoder(delay=float(os.environ.get("HASHING_ENCODER_DELAY", "0")))
 
 
 def main() -> int:

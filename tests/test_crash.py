@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,7 +28,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from tests.test_api import free_port
+from tests.serving import serve
 from tests.test_indexer_support import HashingEncoder, make_products
 from tinyseek.indexer import IndexWriter, build_catalog
 from tinyseek.indexer.journal import Journal, live_records
@@ -154,17 +153,18 @@ def sound_state(index: Path, recovered: bool = True) -> dict[str, str]:
     encoder = HashingEncoder()
     engine = Engine.open(index, encoder=encoder)  # verifies every file
     gen = engine.generation
-    live = {p.id: (o, p.title) for o, p in gen.store.iter_live()}
+    live = {p.id: (o, p) for o, p in gen.store.iter_live()}
     assert len(gen.dense) == len(gen.alive) and gen.bm25.num_docs() >= len(gen.alive)
-    for pid, (ordinal, title) in live.items():
+    for pid, (ordinal, product) in live.items():
         stored = gen.dense.vectors([ordinal])[0]
-        assert np.allclose(stored, encoder.encode_queries([title])[0], atol=1e-5), pid
-        found = [o for o, _ in gen.bm25.search(title, 50, all_words=True)]
+        wanted = encoder.encode_queries([product.dense_text()])[0]
+        assert np.allclose(stored, wanted, atol=1e-5), pid
+        found = [o for o, _ in gen.bm25.search(product.title, 50, all_words=True)]
         assert ordinal in found, f"{pid} is not in BM25"
         assert gen.ordinal_ids[ordinal] == pid
     if recovered:
         assert not [p for p in index.rglob("*") if ".tmp-" in p.name and p.is_file()]
-    return {pid: title for pid, (_, title) in live.items()}
+    return {pid: product.title for pid, (_, product) in live.items()}
 
 
 def write_is_durable(index: Path, delete: bool = True) -> bool:
@@ -258,60 +258,16 @@ def test_compact_killed(index: Path, point: str) -> None:
     assert sound_state(index) == expected_state(with_pending=True, with_write=True)
 
 
-@pytest.fixture()
-def server_factory(index: Path, tmp_path: Path) -> Iterator[object]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(failpoint: str | None) -> str:
-        port = free_port()
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "TINYSEEK_API_KEY": API_KEY,
-            "TINYSEEK_RELOAD_INTERVAL": "0.2",
-        }
-        env.pop("TINYSEEK_FAILPOINT", None)
-        if failpoint:
-            env["TINYSEEK_FAILPOINT"] = failpoint
-        log = (tmp_path / f"serve-{len(procs)}.log").open("wb")
-        command = [sys.executable, "-m", "tests.hashing_cli", "serve", str(index)]
-        proc = subprocess.Popen(
-            [*command, "--port", str(port), "--no-access-log"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / f"serve-{len(procs) - 1}.log").read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server not ready"
-            time.sleep(0.1)
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.mark.parametrize("point", API_POINTS)
-def test_api_write_killed(index: Path, server_factory: object, point: str) -> None:
+def test_api_write_killed(index: Path, tmp_path: Path, point: str) -> None:
     recover(index)  # PENDING applied, so the server's first apply is the interrupted write
-    base = server_factory(point)  # type: ignore[operator]
-    body = {"products": [p.to_dict() for p in WRITE_UPSERTS]}
-    with pytest.raises(httpx.TransportError):  # the server dies: no acknowledgement
-        httpx.post(f"{base}/documents", json=body, headers={"X-API-Key": API_KEY}, timeout=30)
+    env = {"TINYSEEK_API_KEY": API_KEY, "TINYSEEK_FAILPOINT": point}
+    with serve(index, tmp_path / "serve.log", env) as server:
+        body = {"products": [p.to_dict() for p in WRITE_UPSERTS]}
+        with pytest.raises(httpx.TransportError):  # the server dies: no acknowledgement
+            httpx.post(
+                f"{server.base}/documents", json=body, headers={"X-API-Key": API_KEY}, timeout=30
+            )
+        assert server.proc.wait(timeout=10) == -signal.SIGKILL
     durable = check_after_crash(index, delete=False)
     assert durable == (point not in NOT_WRITTEN)

@@ -49,14 +49,21 @@ def test_torn_last_line_is_ignored_then_cut_off(tmp_path: Path) -> None:
     assert [r.ops[0][0] for r in fresh.records()] == ["a", "c"]
 
 
-def test_bad_checksum_on_the_last_line_counts_as_torn(tmp_path: Path) -> None:
+def test_a_complete_last_line_with_a_bad_checksum_is_damage_not_a_torn_write(
+    tmp_path: Path,
+) -> None:
+    """Its append finished (the line end is there): it may have been acknowledged, so it
+    is reported, never cut off (its seq would be reused for another write)."""
     journal = Journal(tmp_path)
     journal.append([("a", product("a"))])
     journal.append([("b", product("b"))])
     (segment,) = journal.segments()
     lines = segment.read_bytes().splitlines(keepends=True)
     segment.write_bytes(lines[0] + lines[1].replace(b'"b"', b'"x"', 1))
-    assert [r.seq for r in Journal(tmp_path).records()] == [1]
+    with pytest.raises(JournalError, match="line 2 is damaged"):
+        list(Journal(tmp_path).records())
+    with pytest.raises(JournalError, match="line 2 is damaged"):
+        Journal(tmp_path).append([("c", None)])
 
 
 def test_damage_before_the_tail_is_reported_with_file_and_line(tmp_path: Path) -> None:
