@@ -136,9 +136,9 @@ class Journal:
                 size = os.fstat(fd).st_size
                 try:
                     failpoint("journal.before_write")
-                    os.write(fd, line[: len(line) // 2])
+                    _write_all(fd, line[: len(line) // 2])
                     failpoint("journal.torn_write")
-                    os.write(fd, line[len(line) // 2 :])
+                    _write_all(fd, line[len(line) // 2 :])
                     failpoint("journal.before_fsync")
                     os.fsync(fd)
                 except BaseException:
@@ -293,6 +293,14 @@ class Journal:
                 break
             position = record.seq
         return position
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may write less than asked (a disk filling up): write the rest, which raises
+    the error if there is no room for it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _identity(path: Path, info: os.stat_result) -> tuple[Path, int, int, int]:

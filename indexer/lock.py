@@ -61,8 +61,11 @@ class WriterLock:
         self._held = True
         holder = {"pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:300]}
         tmp = self.index_dir / f"{HOLDER_FILE}.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(holder), encoding="utf-8")
-        os.replace(tmp, self.index_dir / HOLDER_FILE)
+        try:
+            tmp.write_text(json.dumps(holder), encoding="utf-8")
+            os.replace(tmp, self.index_dir / HOLDER_FILE)
+        except OSError:  # only a description for refused writers (a full disk: the work fails)
+            tmp.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self._held:

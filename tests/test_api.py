@@ -111,7 +111,7 @@ def client(server: str) -> Iterator[httpx.Client]:
 def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready"
+    assert ready["status"] == "ready" and ready["pending_writes"] == 0 and "detail" not in ready
     assert ready["products"] >= SUBSET - 5  # other tests may add or delete a product
     assert ready["generation"].startswith("gen-")
 
@@ -463,6 +463,8 @@ def test_metrics_exposition(client: httpx.Client) -> None:
         "tinyseek_encoder_info{",
         "tinyseek_query_cache_hit_ratio ",
         "tinyseek_ready 1.0",
+        "tinyseek_generation_refused 0.0",
+        "tinyseek_writes_pending 0.0",
     ):
         assert name in text, name
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from tests.test_indexer_support import HashingEncoder, make_products
 from tinyseek.indexer import IndexWriter, build_catalog, build_index, compact, rollback
 from tinyseek.indexer import journal as journal_module
@@ -248,9 +251,53 @@ def test_a_hot_rollback_journal_is_recovered_by_readers(tmp_path: Path, catalog:
         "conn.execute(\"UPDATE docs SET data = replace(data, 'P', 'Q'), alive = 0\")\n"
         "os._exit(9)\n"  # dies with the rollback journal hot
     )
-    import subprocess
-    import sys
-
     subprocess.run([sys.executable, "-c", script, str(db)], check=False)
     assert (db.parent / "docs.sqlite-journal").exists()
     assert len(live_ids(out)) == 50  # rolled back by the reader, not an error
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    for name in ("TINYSEEK_FAILPOINT", "TINYSEEK_DEBUG"):
+        if name not in (env or {}):
+            full_env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "tests.hashing_cli", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_failures_exit_with_their_documented_code_and_one_line(
+    tmp_path: Path, catalog: Path
+) -> None:
+    out = tmp_path / "idx"
+    build_catalog(catalog, out, HashingEncoder())
+    delta = write_catalog(tmp_path / "delta.jsonl", [Product(id="D", title="Delta")])
+    update = ("update", str(out), "--upsert", str(delta))
+    cases = [
+        ({"TINYSEEK_FAILPOINT": "write_atomic:enospc"}, 6, "disk full"),
+        ({"TINYSEEK_FAILPOINT": "apply.embedded:raise"}, 8, "RuntimeError: fail point"),
+    ]
+    for env, code, text in cases:
+        result = run_cli(*update, env=env)
+        assert result.returncode == code, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert text in line and line.startswith("tinyseek update: error: ")
+    debug = run_cli("--debug", *update, env={"TINYSEEK_FAILPOINT": "apply.embedded:raise"})
+    assert debug.returncode == 8 and "Traceback" in debug.stderr
+    debug = run_cli(
+        *update, env={"TINYSEEK_FAILPOINT": "write_atomic:enospc", "TINYSEEK_DEBUG": "1"}
+    )
+    assert debug.returncode == 6 and "Traceback" in debug.stderr
+    assert "D" not in live_ids(out)  # every failed update was cancelled
+    (current_generation(out) / "manifest.json").write_text('{"format_version": 2}')
+    for args in (("search", str(out), "oak"), update, ("compact", str(out))):
+        result = run_cli(*args)
+        assert result.returncode == 5, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "manifest.json" in line and "'encoder'" in line
+    assert run_cli(*update, "--wait", "-1").returncode == 2

@@ -83,11 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         code = exit_code_for(exc)
-        print(f"tinyseek {args.command}: error: {describe(exc)}", file=sys.stderr)
+        hint = f" (run with --debug or {DEBUG_ENV}=1 for the traceback)"
+        tail = hint if code == EXIT_INTERNAL and not debug else ""
+        print(f"tinyseek {args.command}: error: {describe(exc)}{tail}", file=sys.stderr)
         if debug:
             traceback.print_exc()
-        elif code == EXIT_INTERNAL:
-            print(f"(run with --debug or {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         return code
 
 

@@ -29,6 +29,11 @@ EXIT_WOULD_DROP_WRITES = 7
 EXIT_INTERNAL = 8
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_MESSAGES = (
+    "database or disk is full",  # sqlite3
+    "No space left on device",  # FAISS and others wrap ENOSPC in a RuntimeError
+    "Disk quota exceeded",
+)
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -39,7 +44,7 @@ def is_disk_full(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
             return True
-        if "database or disk is full" in str(current):  # sqlite3 reports ENOSPC this way
+        if any(text in str(current) for text in DISK_FULL_MESSAGES):  # SQLite, FAISS
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -1,9 +1,9 @@
 """Test-only fail points: crash or fail a writer at a named step, as tantivy and Lucene do.
 
 `TINYSEEK_FAILPOINT=name` makes the process SIGKILL itself when it reaches
-`failpoint("name")`; `name:enospc` raises OSError(ENOSPC) there instead (a full disk);
-several points are separated by commas. Unset (always, outside tests), a fail point is
-one environment lookup.
+`failpoint("name")`; `name:enospc` raises OSError(ENOSPC) there instead (a full disk),
+`name:raise` a RuntimeError (a bug); several points are separated by commas. Unset
+(always, outside tests), a fail point is one environment lookup.
 """
 
 from __future__ import annotations
@@ -25,4 +25,6 @@ def failpoint(name: str) -> None:
             continue
         if action == "enospc":
             raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (fail point {name})")
+        if action == "raise":
+            raise RuntimeError(f"fail point {name}")
         os.kill(os.getpid(), signal.SIGKILL)
