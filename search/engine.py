@@ -21,7 +21,7 @@ from tinyseek.search.cache import QueryCache
 from tinyseek.search.dense import DenseIndex, DenseParams
 from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.fusion import QuerySignals, Ranked, fuse_adaptive, fuse_convex, fuse_rrf
-from tinyseek.search.integrity import FileVerifier, PrivateCopies
+from tinyseek.search.integrity import FileVerifier, PrivateCopies, check_tantivy_meta
 from tinyseek.search.layout import (
     BM25_DIR,
     DENSE_FILE,
@@ -361,11 +361,7 @@ class Engine:
                 problem = "missing" if not docs.exists() else "replaced since it was opened"
                 raise CorruptGenerationError(docs, problem)
             self.verifier.check(generation.path, generation.files)
-            bm25_dir = generation.path / BM25_DIR
-            try:  # what a writer will open (this engine serves a verified private copy)
-                BM25Index.open(bm25_dir)
-            except (ValueError, OSError) as exc:
-                raise CorruptGenerationError(bm25_dir, f"unreadable: {exc}") from None
+            check_tantivy_meta(generation.path / BM25_DIR)
         except CorruptGenerationError:
             if not self._moved_on(generation):
                 raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -66,6 +67,23 @@ class FileVerifier:
                 raise CorruptGenerationError(
                     path, "checksum mismatch (the file changed after it was published)"
                 )
+
+
+def check_tantivy_meta(bm25_dir: Path) -> None:
+    """tantivy's meta.json (replaced by tantivy on every commit, so never checksummed)
+    parses and names segments that exist: checked without opening (mapping) the index."""
+    meta = bm25_dir / "meta.json"
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        segments = [str(s["segment_id"]).replace("-", "") for s in data["segments"]]
+    except FileNotFoundError:
+        raise CorruptGenerationError(meta, "missing") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptGenerationError(meta, f"unreadable: {exc}") from None
+    names = {p.name.split(".", 1)[0] for p in bm25_dir.iterdir()}
+    for segment in segments:
+        if segment not in names:
+            raise CorruptGenerationError(meta, f"names segment {segment}, which has no files")
 
 
 class PrivateCopies:
