@@ -29,10 +29,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from starlette.routing import Match
 
 from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
@@ -58,7 +60,7 @@ from tinyseek.search import validation as rules
 from tinyseek.search.engine import Engine, clean_query
 from tinyseek.search.layout import CorruptGenerationError
 from tinyseek.search.types import Hit, Product, SearchMode
-from tinyseek.search.validation import check_product, normalise_id
+from tinyseek.search.validation import check_product, clean_text, normalise_id
 
 log = logging.getLogger(__name__)
 READINESS_TTL = 1.0
@@ -71,6 +73,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "the service cannot answer now (index loading or damaged, disk full, "
         "another writer busy...), with the reason",
     },
+}
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the body could not be parsed"},
+    413: {"model": ErrorResponse, "description": "request body too large"},
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or wrong X-API-Key"},
@@ -401,6 +407,9 @@ def run_search(
         raise HTTPException(422, f"offset is {offset}; the limit is {settings.max_offset}")
     engine = service.require_engine()
     request.state.search_mode = mode.value
+    q = clean_text(q)
+    if filters:
+        filters = {k: clean_text(v) if isinstance(v, str) else v for k, v in filters.items()}
     started = time.perf_counter()
     generation = engine.generation.name
     try:
@@ -615,6 +624,17 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 whose Allow header lists every method the path has (a path served by several
+    routes, such as GET and DELETE /documents/{id}, otherwise names only one of them)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= (route.methods or set()) - {"HEAD"}
+    allow = ", ".join(sorted(methods))
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allow})
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """Last resort (the middleware answers first): 503 with the reason, never a bare 500."""
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -651,6 +671,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.service = service
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(405, method_not_allowed)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(ServiceMiddleware, service=service)
 
@@ -670,7 +691,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         search_post,
         methods=["POST"],
         response_model=SearchResponse,
-        responses={**ERRORS, 413: WRITE_ERRORS[413]},
+        responses={**ERRORS, **BODY_ERRORS},
         tags=["search"],
         summary="Search (JSON body)",
     )
@@ -687,7 +708,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         upsert_documents,
         methods=["POST"],
         response_model=WriteResponse,
-        responses=WRITE_ERRORS,
+        responses={**WRITE_ERRORS, **BODY_ERRORS},
         tags=["documents"],
     )
     route(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from tinyseek.api.settings import MAX_BATCH_DOCS, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from tinyseek.search import validation as rules
 from tinyseek.search.types import FusionMethod, SearchMode
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
+StrictBody = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+"""JSON bodies: no coercion ("1" is not a number, 0 is not false), as the schema says."""
 # The same rules as the readers and the writer (search.validation), so the schema admits
 # exactly what the handlers accept.
 ProductId = Annotated[
@@ -19,6 +21,16 @@ ProductId = Annotated[
 NOT_BLANK = r"\S"
 CATEGORY_PREFIX = r"[^\s>]"
 """A category filter names at least one level (levels are split on '>' and stripped)."""
+
+
+def _json_integer(value: object) -> object:
+    """JSON numbers with no fraction are integers (53.0 is 53); text and booleans are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 Weight = Annotated[float, Field(gt=0, le=1000)]
 """A retriever weight; a retriever is left out with mode=bm25 or mode=dense, not weight 0."""
 
@@ -26,7 +38,7 @@ Weight = Annotated[float, Field(gt=0, le=1000)]
 class FiltersIn(BaseModel):
     """Structured filters; every given one must match."""
 
-    model_config = Strict
+    model_config = StrictBody
 
     category: str | None = Field(
         default=None, max_length=512, pattern=CATEGORY_PREFIX, description="category path prefix"
@@ -41,21 +53,21 @@ class FiltersIn(BaseModel):
 class WeightsIn(BaseModel):
     """Hybrid fusion: retriever weights and method; unset fields keep the index defaults."""
 
-    model_config = Strict
+    model_config = StrictBody
 
     bm25: Weight | None = None
     dense: Weight | None = None
-    method: FusionMethod | None = None
-    rrf_k: int | None = Field(default=None, ge=1, le=100_000)
+    method: FusionMethod | None = Field(default=None, strict=False)
+    rrf_k: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_json_integer)] | None = None
 
 
 class SearchRequest(BaseModel):
-    model_config = Strict
+    model_config = StrictBody
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="search text")
-    k: int = Field(default=10, ge=1, le=MAX_K, description="number of results")
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip")
-    mode: SearchMode = SearchMode.HYBRID
+    k: JsonInt = Field(default=10, ge=1, le=MAX_K, description="number of results")
+    offset: JsonInt = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip")
+    mode: SearchMode = Field(default=SearchMode.HYBRID, strict=False)
     filters: FiltersIn | None = None
     weights: WeightsIn | None = None
     spell: bool = Field(
@@ -153,7 +165,7 @@ class SearchResponse(BaseModel):
 class ProductIn(BaseModel):
     """A product to insert or replace (matched by id)."""
 
-    model_config = Strict
+    model_config = StrictBody
 
     id: ProductId
     title: str = Field(min_length=1, max_length=rules.MAX_TITLE_CHARS, pattern=NOT_BLANK)
@@ -170,7 +182,7 @@ class ProductIn(BaseModel):
 
 
 class UpsertRequest(BaseModel):
-    model_config = Strict
+    model_config = StrictBody
 
     products: list[ProductIn] = Field(min_length=1, max_length=MAX_BATCH_DOCS)
 

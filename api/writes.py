@@ -127,7 +127,10 @@ class DocumentWriter:
                 lock.release()
         finally:
             self._apply_lock.release()
-        self.engine.reload_if_changed()
+        try:
+            self.engine.reload_if_changed()
+        except Exception as exc:  # applied all the same; the watcher reports the reload
+            log.warning("applied journal record(s), but reloading failed: %s", exc)
         return stats
 
     # ------------------------------------------------------------------ background side

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
 from tinyseek.indexer.lock import WriterLock
+from tinyseek.search.integrity import segment_ids
 
 if TYPE_CHECKING:
     from tinyseek.models.encoder import Encoder
 from tinyseek.search.layout import (
+    BM25_DIR,
     CURRENT,
     GENERATION_PATTERN,
     MANIFEST,
@@ -96,12 +98,24 @@ def component_checksums(
     changes, so an in-place commit hashes only the files it wrote."""
     known = known or {}
     root = gen_dir / under if under else gen_dir
+    live = _live_segments(gen_dir / BM25_DIR)
     sums: dict[str, str] = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(gen_dir).as_posix()
-        if is_component_file(rel):
-            sums[rel] = known.get(rel) or file_sha256(file)
+        if not is_component_file(rel):
+            continue
+        if rel.startswith(f"{BM25_DIR}/") and file.name.split(".", 1)[0] not in live:
+            continue  # merged away: tantivy deletes it at its next clean-up
+        sums[rel] = known.get(rel) or file_sha256(file)
     return sums
+
+
+def _live_segments(bm25_dir: Path) -> set[str]:
+    """The segments tantivy's meta.json names (none when it cannot be read)."""
+    try:
+        return segment_ids((bm25_dir / "meta.json").read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
 
 
 def verify_generation(gen_dir: Path) -> list[str]:

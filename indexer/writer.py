@@ -70,7 +70,7 @@ from tinyseek.indexer.lock import WriterLock
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.bm25 import BM25Index
 from tinyseek.search.dense import DenseIndex, DenseParams
-from tinyseek.search.integrity import FileVerifier
+from tinyseek.search.integrity import FileVerifier, check_files
 from tinyseek.search.layout import (
     BM25_DIR,
     DENSE_FILE,
@@ -182,7 +182,7 @@ def apply_journal(
                 gen_dir.name, meta.revision, 0, 0, 0, 0, live, total - live, 0.0,
                 journal_seq=journal_seq,
             )  # fmt: skip
-        (verifier or FileVerifier()).check(gen_dir, meta.files)
+        check_files(gen_dir, meta.files, verifier or FileVerifier())
         if encoder is None:
             from tinyseek.search.engine import encoder_for
 

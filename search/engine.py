@@ -21,7 +21,7 @@ from tinyseek.search.cache import QueryCache
 from tinyseek.search.dense import DenseIndex, DenseParams
 from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.fusion import QuerySignals, Ranked, fuse_adaptive, fuse_convex, fuse_rrf
-from tinyseek.search.integrity import FileVerifier, PrivateCopies, check_tantivy_meta
+from tinyseek.search.integrity import FileVerifier, PrivateCopies, check_files
 from tinyseek.search.layout import (
     BM25_DIR,
     DENSE_FILE,
@@ -360,8 +360,7 @@ class Engine:
             if _inode(docs) != generation.store.identity:
                 problem = "missing" if not docs.exists() else "replaced since it was opened"
                 raise CorruptGenerationError(docs, problem)
-            self.verifier.check(generation.path, generation.files)
-            check_tantivy_meta(generation.path / BM25_DIR)
+            check_files(generation.path, generation.files, self.verifier)
         except CorruptGenerationError:
             if not self._moved_on(generation):
                 raise

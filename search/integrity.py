@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tinyseek.checksums import file_sha256
-from tinyseek.search.layout import CorruptGenerationError
+from tinyseek.search.layout import BM25_DIR, CorruptGenerationError
 
 FileKey = tuple[str, int, int, int, int]
 
@@ -69,21 +69,30 @@ class FileVerifier:
                 )
 
 
-def check_tantivy_meta(bm25_dir: Path) -> None:
-    """tantivy's meta.json (replaced by tantivy on every commit, so never checksummed)
-    parses and names segments that exist: checked without opening (mapping) the index."""
+def check_files(gen_dir: Path, files: Mapping[str, str], verifier: FileVerifier) -> None:
+    """Check a generation's files on disk against the checksums its store recorded; tantivy's
+    only for the segments its meta.json names now (an interrupted commit may have merged
+    others away), and that meta.json itself (replaced on every commit, so never
+    checksummed) parses and names segments that exist. Nothing is opened or mapped."""
+    bm25_dir = gen_dir / BM25_DIR
     meta = bm25_dir / "meta.json"
     try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-        segments = [str(s["segment_id"]).replace("-", "") for s in data["segments"]]
+        segments = segment_ids(meta.read_bytes())
+        names = {p.name for p in bm25_dir.iterdir()}
     except FileNotFoundError:
         raise CorruptGenerationError(meta, "missing") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CorruptGenerationError(meta, f"unreadable: {exc}") from None
-    names = {p.name.split(".", 1)[0] for p in bm25_dir.iterdir()}
-    for segment in segments:
-        if segment not in names:
-            raise CorruptGenerationError(meta, f"names segment {segment}, which has no files")
+    prefix = f"{BM25_DIR}/"
+    live = {
+        rel: digest
+        for rel, digest in files.items()
+        if not rel.startswith(prefix) or rel[len(prefix) :].split(".", 1)[0] in segments
+    }
+    verifier.check(gen_dir, live)
+    present = {name.split(".", 1)[0] for name in names}
+    for segment in sorted(segments - present):
+        raise CorruptGenerationError(meta, f"names segment {segment}, which has no files")
 
 
 class PrivateCopies:
@@ -107,36 +116,65 @@ class PrivateCopies:
         self.root = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=base))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), True)
         self._lock = threading.Lock()
+        self._verified: dict[str, set[str]] = {}
 
     def close(self) -> None:
         self._finalizer()
 
     def copy(self, source: Path, expected: Mapping[str, str], key: str) -> Path:
-        """Copy directory `source` to a private one named after `key`, checking every file
-        listed in `expected` (name -> sha256); returns the copy. Files `expected` does not
-        list (tantivy's meta.json, the segments of a commit still in progress) are copied
-        unchecked: they can only add documents the store does not call alive."""
+        """Copy tantivy directory `source` to a private one named after `key`; returns it.
+
+        meta.json is read first and only the segments it names are copied (a writer
+        writes a segment's files before naming it there), each file listed in `expected`
+        (name -> sha256) checked against its digest; a file `expected` does not list
+        belongs to a commit newer than the store state being loaded and can only add
+        documents the store does not call alive.
+        """
         target = self.root / key
         with self._lock:
             target.mkdir(parents=True, exist_ok=True)
+            verified = self._verified.setdefault(key, set())
+            meta_path = source / "meta.json"
             try:
+                meta = meta_path.read_bytes()
+                segments = segment_ids(meta)
                 names = {p.name for p in source.iterdir() if p.is_file()}
-            except OSError as exc:
-                raise CorruptGenerationError(source, f"unreadable: {exc}") from None
+            except FileNotFoundError:
+                raise CorruptGenerationError(meta_path, "missing") from None
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise CorruptGenerationError(meta_path, f"unreadable: {exc}") from None
+            wanted = {name for name in names if name.split(".", 1)[0] in segments}
             for name in sorted(expected):
-                if name not in names:
+                if name.split(".", 1)[0] in segments and name not in names:
                     raise CorruptGenerationError(source / name, "missing")
-            for name in sorted(names):
-                if name.endswith(".lock"):
-                    continue
-                immutable = name in expected
-                if immutable and (target / name).is_file():
-                    continue  # copied and verified by an earlier load
+            for name in sorted(wanted):
+                if name in verified:
+                    continue  # segment files never change: copied and checked before
                 _copy_checked(source / name, target / name, expected.get(name))
-            for stale in (p for p in target.iterdir() if p.name not in names):
+                if name in expected:
+                    verified.add(name)
+            for segment in segments:
+                if not any(name.startswith(segment) for name in wanted):
+                    raise CorruptGenerationError(
+                        meta_path, f"names segment {segment}, which has no files"
+                    )
+            kept = wanted | {"meta.json", ".managed.json"}
+            if ".managed.json" in names:
+                _copy_checked(source / ".managed.json", target / ".managed.json", None)
+            tmp = target / ".meta.json.tmp"
+            tmp.write_bytes(meta)
+            os.replace(tmp, target / "meta.json")
+            for stale in (p for p in target.iterdir() if p.name not in kept):
+                verified.discard(stale.name)
                 with contextlib.suppress(OSError):
                     stale.unlink()  # a mapping of it stays valid until unmapped
         return target
+
+
+def segment_ids(meta: bytes) -> set[str]:
+    """The segments a tantivy meta.json names (ids as its file names spell them)."""
+    data = json.loads(meta)
+    return {str(segment["segment_id"]).replace("-", "") for segment in data["segments"]}
 
 
 def _copy_checked(source: Path, target: Path, digest: str | None) -> None:

@@ -46,11 +46,21 @@ _ID = re.compile(ID_PATTERN)
 _CONTROL_CHAR = re.compile(f"[{_CONTROL}]")
 
 
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (text that is not Unicode, which JSON can carry) replaced
+    by U+FFFD, so it can be stored, indexed and searched like any other text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
+
+
 def normalise_id(value: object) -> str:
     """The canonical form of a product id; raises ValueError saying what is wrong with it."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"product id must be text, got {type(value).__name__}")
-    raw = str(value)
+    raw = clean_text(str(value))
     if len(raw) > MAX_ID_CHARS:
         raise ValueError(f"product id is {len(raw)} characters long; the limit is {MAX_ID_CHARS}")
     if _ID.fullmatch(raw):
@@ -66,18 +76,25 @@ def normalise_id(value: object) -> str:
 
 
 def check_product(product: Product) -> Product:
-    """`product` with a canonical id, or ValueError naming the first rule it breaks."""
+    """`product` with a canonical id and clean text, or ValueError naming the first rule it
+    breaks."""
+    changes: dict[str, object] = {}
     product_id = normalise_id(product.id)
+    if product_id != product.id:
+        changes["id"] = product_id
     for field, limit in TEXT_LIMITS.items():
         value: str = getattr(product, field)
         if len(value) > limit:
             raise ValueError(f"{field} is {len(value)} characters long; the limit is {limit}")
+        if (cleaned := clean_text(value)) != value:
+            changes[field] = cleaned
     check_attributes(product.attributes)
+    attributes = {clean_text(k): clean_text(v) for k, v in product.attributes.items()}
+    if attributes != dict(product.attributes):
+        changes["attributes"] = attributes
     check_price(product.price)
     check_rating(product.rating)
-    if product_id == product.id:
-        return product
-    return Product(**{**product.__dict__, "id": product_id})
+    return Product(**{**product.__dict__, **changes}) if changes else product
 
 
 def check_attributes(attributes: Mapping[str, str]) -> None:

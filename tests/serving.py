@@ -40,7 +40,8 @@ class Server:
 def serve(
     index: Path, log: Path, env: Mapping[str, str] | None = None, ready: bool = True
 ) -> Iterator[Server]:
-    """Start the server on a free port; yields once /readyz answers (200 when `ready`)."""
+    """Start the server on a free port; yields once it is ready (or, unless `ready`, once
+    it has refused the index)."""
     port = free_port()
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TINYSEEK_RELOAD_INTERVAL": "0.2"}
     full_env.pop("TINYSEEK_FAILPOINT", None)
@@ -57,9 +58,11 @@ def serve(
             if proc.poll() is not None:
                 raise AssertionError(f"server exited {proc.returncode}: {log.read_text()[-3000:]}")
             try:
-                status = httpx.get(f"{server.base}/readyz", timeout=2).status_code
-                if status == 200 or (not ready and status == 503):
+                response = httpx.get(f"{server.base}/readyz", timeout=2)
+                if response.status_code == 200:
                     break
+                if not ready and response.json().get("status") == "failed":
+                    break  # loaded, and refused
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
