@@ -347,6 +347,7 @@ class Engine:
                 self.cache.clear()
             _check_encoder(self.encoder, generation)
             self._generation = generation
+            self.copies.retain({generation.name})
             return True
 
     def check_files(self) -> None:

@@ -121,6 +121,15 @@ class PrivateCopies:
     def close(self) -> None:
         self._finalizer()
 
+    def retain(self, keys: set[str]) -> None:
+        """Delete the copies of other generations (a reader still mapping them keeps its
+        mappings: unlinked files live until unmapped)."""
+        with self._lock:
+            for path in self.root.iterdir():
+                if path.name not in keys:
+                    shutil.rmtree(path, ignore_errors=True)
+                    self._verified.pop(path.name, None)
+
     def copy(self, source: Path, expected: Mapping[str, str], key: str) -> Path:
         """Copy tantivy directory `source` to a private one named after `key`; returns it.
 

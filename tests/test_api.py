@@ -600,3 +600,29 @@ def test_demo_builds_its_index_and_serves(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_the_schema_and_the_handlers_agree_on_edge_cases(client: httpx.Client) -> None:
+    key = {"X-API-Key": API_KEY}
+    assert client.post("/search", json={"q": "sofa", "k": "10"}).status_code == 422
+    assert client.post("/search", json={"q": "sofa", "k": 10.0}).status_code == 200
+    bad = {"products": [{"id": "strict-1", "title": "Strict", "in_stock": 0}]}
+    assert client.post("/documents", json=bad, headers=key).status_code == 422
+    lone = '{"products": [{"id": "sur-1", "title": "Broken \\udc80 text"}]}'
+    response = client.post(
+        "/documents", content=lone, headers={**key, "content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert client.get("/documents/sur-1").json()["title"] == "Broken \ufffd text"
+    assert client.delete("/documents/sur-1", headers=key).status_code == 200
+    for path, allowed in (("/documents/x", "DELETE, GET"), ("/search", "GET, POST")):
+        response = client.request("PUT", path)
+        assert response.status_code == 405 and response.headers["allow"] == allowed
+    assert client.get("/documents/a%2Fb").status_code in (404, 422)
+    assert (
+        client.post(
+            "/documents", json={"products": [{"id": "a/b", "title": "Slash"}]}, headers=key
+        ).status_code
+        == 422
+    )
+    assert client.delete("/documents/%20SP-none%20", headers=key).status_code == 404

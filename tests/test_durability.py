@@ -301,3 +301,26 @@ def test_failures_exit_with_their_documented_code_and_one_line(
         (line,) = result.stderr.strip().splitlines()
         assert "manifest.json" in line and "'encoder'" in line
     assert run_cli(*update, "--wait", "-1").returncode == 2
+
+
+def test_a_reader_maps_private_verified_copies_and_drops_old_ones(
+    tmp_path: Path, catalog: Path
+) -> None:
+    out = tmp_path / "idx"
+    build_catalog(catalog, out, HashingEncoder())
+    engine = Engine.open(out, encoder=HashingEncoder())
+    root = engine.copies.root
+    assert {p.name for p in root.iterdir()} == {"gen-000001"}
+    hits = [h.doc_id for h in engine.search("oak chair", k=5, mode="bm25")]
+    for segment in (current_generation(out) / "bm25").glob("*.idx"):
+        with segment.open("r+b") as fh:  # truncated under the running reader: no SIGBUS
+            fh.truncate(0)
+    assert [h.doc_id for h in engine.search("oak chair", k=5, mode="bm25")] == hits
+    build_catalog(catalog, out, HashingEncoder(), writes_since="start")
+    assert engine.reload_if_changed() is True
+    assert {p.name for p in root.iterdir()} == {"gen-000002"}
+    del engine
+    import gc
+
+    gc.collect()
+    assert not root.exists()
