@@ -182,7 +182,8 @@ def apply_journal(
                 gen_dir.name, meta.revision, 0, 0, 0, 0, live, total - live, 0.0,
                 journal_seq=journal_seq,
             )  # fmt: skip
-        check_files(gen_dir, meta.files, verifier or FileVerifier())
+        verifier = verifier or FileVerifier()
+        check_files(gen_dir, meta.files, verifier)
         if encoder is None:
             from tinyseek.search.engine import encoder_for
 
@@ -233,6 +234,8 @@ def apply_journal(
             **component_checksums(gen_dir, known, under=BM25_DIR),
             dense_name: file_sha256(gen_dir / dense_name),
         }
+        written = {rel: digest for rel, digest in files.items() if rel not in meta.files}
+        verifier.remember(gen_dir, written)  # a reader in this process need not hash them
         new_meta = StoreMeta(
             revision=revision,
             journal_seq=everything[-1].seq,

@@ -52,6 +52,17 @@ class FileVerifier:
             self._known[key] = digest
         return digest
 
+    def remember(self, root: Path, digests: Mapping[str, str]) -> None:
+        """Record digests a writer just computed for files it wrote (not hashed again)."""
+        for rel, digest in digests.items():
+            try:
+                info = (root / rel).stat()
+            except OSError:
+                continue
+            key = (str(root / rel), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            with self._lock:
+                self._known[key] = digest
+
     def check(self, root: Path, expected: Mapping[str, str]) -> None:
         """Raise CorruptGenerationError naming the first file that is missing or differs."""
         for rel, digest in sorted(expected.items()):
