@@ -18,8 +18,8 @@ StrictBody = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 ProductId = Annotated[
     str, StringConstraints(min_length=1, max_length=rules.MAX_ID_CHARS, pattern=rules.ID_PATTERN)
 ]
-NOT_BLANK = r"\S"
-CATEGORY_PREFIX = r"[^\s>]"
+NOT_BLANK = f"[^{rules.WHITESPACE}]"
+CATEGORY_PREFIX = f"[^{rules.WHITESPACE}>]"
 """A category filter names at least one level (levels are split on '>' and stripped)."""
 
 

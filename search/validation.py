@@ -40,7 +40,14 @@ TEXT_LIMITS: dict[str, int] = {
 }
 
 _CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
-ID_PATTERN = rf"^\s*[^/{_CONTROL}]*[^\s./{_CONTROL}][^/{_CONTROL}]*\s*$"
+WHITESPACE = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+    "\\u205f\\u3000"
+)
+"""What str.strip() strips, spelled out: regular expression engines disagree about \\s."""
+ID_PATTERN = (
+    rf"^[{WHITESPACE}]*[^/{_CONTROL}]*[^{WHITESPACE}./{_CONTROL}][^/{_CONTROL}]*[{WHITESPACE}]*$"
+)
 """A valid raw id (before stripping), as a regular expression (also in the OpenAPI schema)."""
 _ID = re.compile(ID_PATTERN)
 _CONTROL_CHAR = re.compile(f"[{_CONTROL}]")
