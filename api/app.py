@@ -27,13 +27,16 @@ import numpy as np
 import orjson
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from starlette.routing import Match
 
 from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
@@ -50,12 +53,19 @@ from tinyseek.api.schemas import (
     WriteResponse,
     query_parameters,
 )
+from tinyseek.api.server import GuardedHttpProtocol, ServerLimits
 from tinyseek.api.settings import Settings
-from tinyseek.api.writes import DocumentWriter, WritesUnavailable
-from tinyseek.search.engine import Engine
+from tinyseek.api.writes import DocumentWriter, WriteResult
+from tinyseek.errors import describe
+from tinyseek.indexer.journal import JournalBusyError
+from tinyseek.search import validation as rules
+from tinyseek.search.engine import Engine, clean_query
+from tinyseek.search.layout import CorruptGenerationError
 from tinyseek.search.types import Facets, Highlight, Highlights, Hit, Product, SearchMode, SortOrder
+from tinyseek.search.validation import check_product, clean_text, normalise_id
 
 log = logging.getLogger(__name__)
+READINESS_TTL = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DOCS_ASSETS = "/docs-assets"
 SWAGGER_UI_DIR = files("fastapi_offline") / "static"
@@ -64,7 +74,15 @@ fastapi-offline package."""
 JSON = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "invalid input, with the reason"},
-    503: {"model": ErrorResponse, "description": "the index is not loaded yet"},
+    503: {
+        "model": ErrorResponse,
+        "description": "the service cannot answer now (index loading or damaged, disk full, "
+        "another writer busy...), with the reason",
+    },
+}
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the body could not be parsed"},
+    413: {"model": ErrorResponse, "description": "request body too large"},
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or wrong X-API-Key"},
@@ -81,12 +99,20 @@ class Service:
         self.settings = settings
         self.engine = engine
         self.load_error: str | None = None
+        self.refused: str | None = None
+        """Why the newest generation (or revision) was refused; the last good one serves."""
         self.writer: DocumentWriter | None = None
-        self.metrics = ServiceMetrics(lambda: self.engine)
+        self.metrics = ServiceMetrics(
+            lambda: self.engine,
+            refused=lambda: self.refused,
+            pending_writes=lambda: 0 if self.writer is None else self.writer.pending(),
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._readiness: tuple[float, int, dict[str, Any]] | None = None
+        self._readiness_lock = threading.Lock()
         if engine is not None:
-            self.writer = DocumentWriter(engine)
+            self.writer = DocumentWriter(engine, settings.write_lock_wait)
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,8 +121,24 @@ class Service:
         thread.start()
         self._threads.append(thread)
 
+    def _start_applier(self) -> None:
+        """Writes that waited for another writer are applied as soon as it finishes."""
+        if self.writer is None or not self.settings.api_key:
+            return  # a read-only service never takes the writer lock
+        interval = self.settings.reload_interval or 0.5
+        thread = threading.Thread(
+            target=self.writer.run_applier,
+            args=(self._stop, interval),
+            name="tinyseek-applier",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
+
     def stop(self) -> None:
         self._stop.set()
+        if self.writer is not None:
+            self.writer.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -111,28 +153,59 @@ class Service:
             engine.encoder = MicroBatchingEncoder(engine.encoder, max_batch)
 
     def _run(self) -> None:
+        interval = self.settings.reload_interval
         if self.engine is None:
             self._load()
+            while self.engine is None and interval > 0 and not self._stop.wait(interval):
+                self._load()  # e.g. an operator rolls back a damaged generation
         else:
             self._batch_encodes(self.engine)
-        interval = self.settings.reload_interval
-        if self.engine is None or interval <= 0:
+        if self.engine is None:
             return
-        last_error = ""
+        self._start_applier()
+        if interval <= 0:
+            return
         while not self._stop.wait(interval):
-            self.engine.refresh_synonyms()
-            try:
-                if self.engine.reload_if_changed():
-                    self._batch_encodes(self.engine)
-                    warm_up(self.engine)
-                    self.metrics.reloads.inc()
-                    log.info("serving generation %s", self.engine.generation.name)
-                last_error = ""
-            except Exception as exc:  # the old generation keeps serving
-                self.metrics.reload_errors.inc()
-                if str(exc) != last_error:
-                    log.warning("could not load the new index generation: %s", exc)
-                last_error = str(exc)
+            self.check_for_new_generation()
+
+    def check_for_new_generation(self) -> None:
+        """Serve a new generation or revision if there is one and it verifies; otherwise
+        keep the current one and say why (logs, /readyz, tinyseek_generation_refused)."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            engine.refresh_synonyms()
+        except Exception as exc:  # the rules in force stay
+            log.warning("could not read the synonyms file: %s", describe(exc))
+        try:
+            if engine.reload_if_changed():
+                self._batch_encodes(engine)
+                self.metrics.reloads.inc()
+                log.info(
+                    "serving generation %s (revision %d)",
+                    engine.generation.name,
+                    engine.generation.revision,
+                )
+                try:
+                    warm_up(engine)
+                except Exception as exc:  # served anyway: the first user request will say
+                    log.warning("warming up %s failed: %s", engine.generation.name, describe(exc))
+            engine.check_files()
+            if self.refused is not None:
+                log.info("generation %s verified; serving it", engine.generation.name)
+            self.refused = None
+        except Exception as exc:  # the old generation keeps serving
+            self.metrics.reload_errors.inc()
+            message = describe(exc)
+            if message != self.refused:
+                log.error(
+                    "refused to serve the new index state (still serving %s, revision %d): %s",
+                    engine.generation.name,
+                    engine.generation.revision,
+                    message,
+                )
+            self.refused = message
 
     def _load(self) -> None:
         settings = self.settings
@@ -154,10 +227,13 @@ class Service:
             self._batch_encodes(engine)
             warm_up(engine)
         except Exception as exc:
-            self.load_error = f"{type(exc).__name__}: {exc}"
-            log.error("could not open the index %s: %s", settings.index_dir, self.load_error)
+            message = describe(exc)
+            if message != self.load_error:
+                log.error("could not open the index %s: %s", settings.index_dir, message)
+            self.load_error = message
             return
-        self.writer = DocumentWriter(engine)
+        self.writer = DocumentWriter(engine, settings.write_lock_wait)
+        self.load_error = None
         self.engine = engine
         log.info(
             "loaded %s (%d products, encoder %s) in %.1f s",
@@ -174,6 +250,66 @@ class Service:
             raise HTTPException(503, f"not ready: {reason}")
         return self.engine
 
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        """(status, body) of /readyz: a real query through BM25, the dense index and the
+        store of the served generation, at most once per READINESS_TTL seconds."""
+        with self._readiness_lock:
+            now = time.monotonic()
+            cached = self._readiness
+            if cached is not None and now - cached[0] < READINESS_TTL:
+                return cached[1], cached[2]
+            status, body = self._probe()
+            self._readiness = (now, status, body)
+            return status, body
+
+    def _probe(self) -> tuple[int, dict[str, Any]]:
+        engine = self.engine
+        if engine is None:
+            status = "failed" if self.load_error else "loading"
+            return 503, {"status": status, "detail": self.load_error or "the index is loading"}
+        gen = engine.generation
+        body: dict[str, Any] = {
+            "status": "ready",
+            "generation": gen.name,
+            "revision": gen.revision,
+            "products": len(engine),
+            "encoder": engine.encoder.name,
+        }
+        step = "store"
+        try:
+            live = np.flatnonzero(gen.alive[:1000])
+            text = "probe"
+            if len(live):
+                (product,) = gen.store.get([int(live[0])])
+                text = product.title
+            step = "bm25"
+            bm25 = gen.bm25.search(text, 1)
+            step = "encoder"
+            vector = engine.encoder.encode_queries([text])[0]
+            step = "dense"
+            dense = gen.dense.search(vector, 1)
+            if len(live) and not (bm25 and dense):
+                missing = "bm25" if not bm25 else "dense"
+                raise RuntimeError(f"{missing} found nothing for a live product's title")
+        except Exception as exc:
+            body.update(status="failed", detail=f"{step} failed: {describe(exc)}")
+            return 503, body
+        notes = []
+        if self.refused:
+            notes.append(f"refused a newer index state: {self.refused}")
+        if self.writer is not None:
+            try:
+                pending = self.writer.pending()
+            except Exception as exc:  # reads are served; writes wait for the journal's repair
+                notes.append(f"writes cannot be applied: {describe(exc)}")
+            else:
+                body["pending_writes"] = pending
+                if pending and self.writer.last_error:
+                    notes.append(f"{pending} writes pending: {self.writer.last_error}")
+        if notes:
+            body["detail"] = "; ".join(notes)
+        return 200, body
+
     def require_writer(self, api_key: str | None) -> DocumentWriter:
         expected = self.settings.api_key
         if not expected:
@@ -189,6 +325,15 @@ class Service:
         self.require_engine()
         assert self.writer is not None  # set together with the engine
         return self.writer
+
+    def require_sound_index(self) -> None:
+        """Writes wait while the served generation's newer state is refused as damaged."""
+        if self.refused is not None:
+            raise HTTPException(
+                503,
+                f"writes are suspended: the index failed verification ({self.refused})",
+                headers={"Retry-After": "5"},
+            )
 
 
 def warm_up(engine: Engine) -> None:
@@ -311,21 +456,38 @@ def run_search(
         raise HTTPException(422, f"offset is {offset}; the limit is {settings.max_offset}")
     engine = service.require_engine()
     request.state.search_mode = mode.value
+    q = clean_text(q)
+    if filters:
+        filters = {k: clean_text(v) if isinstance(v, str) else v for k, v in filters.items()}
     started = time.perf_counter()
     generation = engine.generation
     try:
-        page = engine.search_page(
-            q,
-            k=k,
-            offset=offset,
-            mode=mode,
-            filters=filters,
-            weights=weights,
-            spell=spell,
-            sort=sort,
-            facets=facets,
-            highlight=highlight,
+        clean_query(q)
+        # Filters that no product can pass: an empty page, as for a query of nothing
+        empty = bool(
+            filters
+            and filters.get("price_min") is not None
+            and filters.get("price_max") is not None
+            and filters["price_min"] > filters["price_max"]
         )
+    except ValueError:  # nothing searchable in q (only spaces, control characters)
+        empty = True
+    try:
+        if empty:
+            page = engine.empty_page(q, k=k, offset=offset, mode=mode, sort=sort, facets=facets)
+        else:
+            page = engine.search_page(
+                q,
+                k=k,
+                offset=offset,
+                mode=mode,
+                filters=filters,
+                weights=weights,
+                spell=spell,
+                sort=sort,
+                facets=facets,
+                highlight=highlight,
+            )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     took_ms = (time.perf_counter() - started) * 1000
@@ -449,8 +611,27 @@ def search_post(request: Request, body: SearchRequest) -> Response:
     )
 
 
-def get_document(request: Request, doc_id: str) -> Response:
+DocumentId = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=rules.MAX_ID_CHARS,
+        pattern=rules.ID_PATTERN,
+        description="product id (percent-encoded; no '/' or control characters)",
+    ),
+]
+
+
+def path_id(doc_id: str) -> str:
+    try:
+        return normalise_id(doc_id)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def get_document(request: Request, doc_id: DocumentId) -> Response:
     """One product by id (404 if absent or deleted)."""
+    doc_id = path_id(doc_id)
     engine = service_of(request).require_engine()
     store = engine.generation.store
     ordinal = store.ordinal_of(doc_id)
@@ -465,7 +646,9 @@ def upsert_documents(
     body: UpsertRequest,
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Response:
-    """Insert or replace products by id; the change is searchable when this returns."""
+    """Insert or replace products by id. A 200 means the write is durable (in the index's
+    journal): searchable when this returns, or, with `pending: true`, as soon as the
+    writer holding the index (a rebuild) finishes; a rebuild never drops it."""
     service = service_of(request)
     writer = service.require_writer(api_key)
     limit = service.settings.max_batch_docs
@@ -474,31 +657,39 @@ def upsert_documents(
             422, f"{len(body.products)} products in one request; the limit is {limit}"
         )
     try:
-        products = [Product.from_dict(p.model_dump()) for p in body.products]
+        products = [check_product(Product.from_dict(p.model_dump())) for p in body.products]
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    try:
-        result = writer.upsert(products)
-    except WritesUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+    service.require_sound_index()
+    result = run_write(lambda: writer.upsert([(p.id, p) for p in products]))
     service.metrics.writes.labels("upsert").inc(result.upserted)
     return json_response(result.__dict__)
 
 
+def run_write(write: Callable[[], WriteResult]) -> WriteResult:
+    """A write, its failures turned into 503 with the reason (never acknowledged)."""
+    try:
+        return write()
+    except (JournalBusyError, CorruptGenerationError, OSError, RuntimeError) as exc:
+        raise HTTPException(
+            503, f"the write was not applied: {describe(exc)}", headers={"Retry-After": "1"}
+        ) from None
+
+
 def delete_document(
     request: Request,
-    doc_id: str,
+    doc_id: DocumentId,
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Response:
-    """Delete one product by id (404 if absent)."""
+    """Delete one product by id (404 if absent). A 200 means what it means for upserts."""
     service = service_of(request)
     writer = service.require_writer(api_key)
+    doc_id = path_id(doc_id)
+    service.require_sound_index()
     try:
-        result = writer.delete([doc_id])
+        result = run_write(lambda: writer.delete(doc_id))
     except KeyError:
         raise HTTPException(404, f"no product with id {doc_id!r}") from None
-    except WritesUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     service.metrics.writes.labels("delete").inc(result.deleted)
     return json_response(result.__dict__)
 
@@ -509,23 +700,12 @@ async def healthz() -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: 200 once an index generation is loaded, 503 before (or if loading failed)."""
+    """Readiness: a real query through BM25, the dense index and the store of the served
+    generation (at most once a second) answers 200; 503 with the reason while loading,
+    or when any of them fails."""
     service = service_of(request)
-    engine = service.engine
-    if engine is None:
-        status = "failed" if service.load_error else "loading"
-        return json_response(
-            {"status": status, "detail": service.load_error or "the index is still loading"},
-            status_code=503,
-        )
-    return json_response(
-        {
-            "status": "ready",
-            "generation": engine.generation.name,
-            "products": len(engine),
-            "encoder": engine.encoder.name,
-        }
-    )
+    status, body = await to_thread.run_sync(service.readiness)
+    return json_response(body, status_code=status)
 
 
 def metrics(request: Request) -> Response:
@@ -562,14 +742,34 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 whose Allow header lists every method the path has (a path served by several
+    routes, such as GET and DELETE /documents/{id}, otherwise names only one of them)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= (route.methods or set()) - {"HEAD"}
+    allow = ", ".join(sorted(methods))
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allow})
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    """Last resort (the middleware answers first): 503 with the reason, never a bare 500."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": f"the service failed: {describe(exc)}"}, status_code=503)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """A service over `settings.index_dir` (or over `engine`, already open)."""
     service = Service(settings, engine)
+    GuardedHttpProtocol.configure(
+        ServerLimits(
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_header_bytes=settings.max_header_bytes,
+            max_connections=settings.max_connections,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -593,6 +793,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.service = service
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(405, method_not_allowed)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(ServiceMiddleware, service=service)
 
@@ -612,7 +813,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         search_post,
         methods=["POST"],
         response_model=SearchResponse,
-        responses={**ERRORS, 413: WRITE_ERRORS[413]},
+        responses={**ERRORS, **BODY_ERRORS},
         tags=["search"],
         summary="Search (JSON body)",
     )
@@ -629,7 +830,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         upsert_documents,
         methods=["POST"],
         response_model=WriteResponse,
-        responses=WRITE_ERRORS,
+        responses={**WRITE_ERRORS, **BODY_ERRORS},
         tags=["documents"],
     )
     route(

@@ -112,12 +112,17 @@ def serve(
     if args.no_access_log:
         overrides["access_log"] = False
     settings = Settings(**overrides)
+    from tinyseek.api.server import GuardedHttpProtocol
+
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "log_config": log_config(args.log_level),
         "access_log": False,  # the service writes its own JSON access lines
         "timeout_graceful_shutdown": 5,
+        "http": GuardedHttpProtocol,  # header/body deadlines and the connection cap
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_connections,
     }
     workers = getattr(args, "workers", 1)
     if workers > 1:

@@ -21,16 +21,38 @@ LATENCY_BUCKETS = (
 class EngineCollector(Collector):
     """Reads the engine's state at scrape time, so request paths never update these."""
 
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine | None],
+        refused: Callable[[], str | None],
+        pending_writes: Callable[[], int],
+    ) -> None:
         self._engine = engine
+        self._refused = refused
+        self._pending_writes = pending_writes
 
     def collect(self) -> Iterator[Metric]:
         engine = self._engine()
         ready = GaugeMetricFamily("tinyseek_ready", "1 when an index generation is loaded")
         ready.add_metric([], 0 if engine is None else 1)
         yield ready
+        refused = GaugeMetricFamily(
+            "tinyseek_generation_refused",
+            "1 while a newer index state failed verification (the last good one serves)",
+        )
+        refused.add_metric([], 0 if self._refused() is None else 1)
+        yield refused
         if engine is None:
             return
+        pending = GaugeMetricFamily(
+            "tinyseek_writes_pending",
+            "journaled (durable) writes not yet applied to the served generation",
+        )
+        try:
+            pending.add_metric([], float(self._pending_writes()))
+        except Exception:  # an unreadable journal: /readyz says why
+            pending.add_metric([], float("nan"))
+        yield pending
         gen = engine.generation
         info = InfoMetricFamily("tinyseek_index", "the served index generation")
         info.add_metric(
@@ -84,7 +106,12 @@ class EngineCollector(Collector):
 class ServiceMetrics:
     """The service's own instruments, registered on a fresh registry."""
 
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine | None],
+        refused: Callable[[], str | None] = lambda: None,
+        pending_writes: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "tinyseek_http_requests",
@@ -113,4 +140,4 @@ class ServiceMetrics:
             ["op"],
             registry=self.registry,
         )
-        self.registry.register(EngineCollector(engine))
+        self.registry.register(EngineCollector(engine, refused, pending_writes))

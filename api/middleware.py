@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: body size limit, request metrics and JSON access logs.
+"""Pure ASGI middleware: body size limit, request metrics, JSON access logs, and the last
+line of defence: an exception no endpoint handled becomes 503 with its reason, never 500.
 
 Written against raw ASGI rather than `BaseHTTPMiddleware`, which costs a task and
 a memory stream per request.
@@ -14,10 +15,13 @@ import orjson
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tinyseek.errors import describe
+
 if TYPE_CHECKING:
     from tinyseek.api.app import Service
 
 access_log = logging.getLogger("tinyseek.access")
+log = logging.getLogger(__name__)
 
 
 class ServiceMiddleware:
@@ -32,11 +36,13 @@ class ServiceMiddleware:
         started = time.perf_counter()
         limit = self.service.settings.max_body_bytes
         status = 500
+        response_started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
             await send(message)
 
         declared = _content_length(scope)
@@ -58,6 +64,13 @@ class ServiceMiddleware:
 
             try:
                 await self.app(scope, receive_limited, send_wrapper)
+            except Exception as exc:
+                if response_started:
+                    raise
+                log.error("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+                await _send_json(
+                    send_wrapper, 503, {"detail": f"the service failed: {describe(exc)}"}
+                )
             finally:
                 self._record(scope, status, time.perf_counter() - started)
             return
@@ -111,16 +124,17 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_413(send: Send, size: int, limit: int) -> None:
-    body = orjson.dumps({"detail": _too_large(size, limit)})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    await _send_json(send, 413, {"detail": _too_large(size, limit)})
+
+
+async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    body = orjson.dumps(content)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if status == 503:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

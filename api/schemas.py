@@ -4,22 +4,46 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from tinyseek.api.settings import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
+from tinyseek.api.settings import MAX_BATCH_DOCS, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
+from tinyseek.search import validation as rules
 from tinyseek.search.facets import MAX_PRICE_EDGES, MAX_SIZE
 from tinyseek.search.types import FacetField, FusionMethod, MatchKind, SearchMode, SortOrder
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
-ProductId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+StrictBody = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+"""JSON bodies: no coercion ("1" is not a number, 0 is not false), as the schema says."""
+# The same rules as the readers and the writer (search.validation), so the schema admits
+# exactly what the handlers accept.
+ProductId = Annotated[
+    str, StringConstraints(min_length=1, max_length=rules.MAX_ID_CHARS, pattern=rules.ID_PATTERN)
+]
+NOT_BLANK = f"[^{rules.WHITESPACE}]"
+CATEGORY_PREFIX = f"[^{rules.WHITESPACE}>]"
+"""A category filter names at least one level (levels are split on '>' and stripped)."""
+
+
+def _json_integer(value: object) -> object:
+    """JSON numbers with no fraction are integers (53.0 is 53); text and booleans are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+Weight = Annotated[float, Field(gt=0, le=1000)]
+"""A retriever weight; a retriever is left out with mode=bm25 or mode=dense, not weight 0."""
 
 
 class FiltersIn(BaseModel):
     """Structured filters; every given one must match."""
 
-    model_config = Strict
+    model_config = StrictBody
 
-    category: str | None = Field(default=None, max_length=512, description="category path prefix")
+    category: str | None = Field(
+        default=None, max_length=512, pattern=CATEGORY_PREFIX, description="category path prefix"
+    )
     brand: str | None = Field(default=None, max_length=256, description="exact brand")
     price_min: float | None = None
     price_max: float | None = None
@@ -30,12 +54,12 @@ class FiltersIn(BaseModel):
 class WeightsIn(BaseModel):
     """Hybrid fusion: retriever weights and method; unset fields keep the index defaults."""
 
-    model_config = Strict
+    model_config = StrictBody
 
-    bm25: float | None = Field(default=None, ge=0, le=1000)
-    dense: float | None = Field(default=None, ge=0, le=1000)
-    method: FusionMethod | None = None
-    rrf_k: int | None = Field(default=None, ge=1, le=100_000)
+    bm25: Weight | None = None
+    dense: Weight | None = None
+    method: FusionMethod | None = Field(default=None, strict=False)
+    rrf_k: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_json_integer)] | None = None
 
 
 SORT_HELP = "relevance (default), price_asc, price_desc or rating (highest first)"
@@ -50,12 +74,12 @@ HIGHLIGHT_HELP = "mark the query's words in each hit's title and description"
 
 
 class SearchRequest(BaseModel):
-    model_config = Strict
+    model_config = StrictBody
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="search text")
-    k: int = Field(default=10, ge=1, le=MAX_K, description="number of results")
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip")
-    mode: SearchMode = SearchMode.HYBRID
+    k: JsonInt = Field(default=10, ge=1, le=MAX_K, description="number of results")
+    offset: JsonInt = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip")
+    mode: SearchMode = Field(default=SearchMode.HYBRID, strict=False)
     filters: FiltersIn | None = None
     weights: WeightsIn | None = None
     spell: bool = Field(
@@ -82,14 +106,16 @@ class SearchQuery(BaseModel):
     k: int = Field(default=10, ge=1, le=MAX_K, description="number of results")
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip")
     mode: SearchMode = SearchMode.HYBRID
-    category: str | None = Field(default=None, max_length=512, description="category prefix")
+    category: str | None = Field(
+        default=None, max_length=512, pattern=CATEGORY_PREFIX, description="category prefix"
+    )
     brand: str | None = Field(default=None, max_length=256, description="exact brand")
     price_min: float | None = None
     price_max: float | None = None
     rating_min: float | None = None
     in_stock: bool | None = None
-    bm25_weight: float | None = Field(default=None, ge=0, le=1000)
-    dense_weight: float | None = Field(default=None, ge=0, le=1000)
+    bm25_weight: Weight | None = None
+    dense_weight: Weight | None = None
     fusion: FusionMethod | None = None
     rrf_k: int | None = Field(default=None, ge=1, le=100_000)
     spell: bool = Field(
@@ -219,31 +245,46 @@ class SearchResponse(BaseModel):
 class ProductIn(BaseModel):
     """A product to insert or replace (matched by id)."""
 
-    model_config = Strict
+    model_config = StrictBody
 
     id: ProductId
-    title: str = Field(min_length=1, max_length=2000)
-    description: str = Field(default="", max_length=100_000)
-    brand: str = Field(default="", max_length=256)
-    category: str = Field(default="", max_length=1000)
-    price: float | None = Field(default=None, ge=0)
-    rating: float | None = None
+    title: str = Field(min_length=1, max_length=rules.MAX_TITLE_CHARS, pattern=NOT_BLANK)
+    description: str = Field(default="", max_length=rules.MAX_DESCRIPTION_CHARS)
+    brand: str = Field(default="", max_length=rules.MAX_BRAND_CHARS)
+    category: str = Field(default="", max_length=rules.MAX_CATEGORY_CHARS)
+    price: float | None = Field(default=None, ge=rules.PRICE_MIN)
+    rating: float | None = Field(default=None, ge=rules.RATING_MIN, le=rules.RATING_MAX)
     in_stock: bool = True
-    attributes: dict[str, str] = Field(default_factory=dict)
-    image_url: str = Field(default="", max_length=2000)
+    attributes: dict[
+        Annotated[str, StringConstraints(max_length=rules.MAX_ATTRIBUTE_KEY_CHARS)],
+        Annotated[str, StringConstraints(max_length=rules.MAX_ATTRIBUTE_VALUE_CHARS)],
+    ] = Field(default_factory=dict, max_length=rules.MAX_ATTRIBUTES)
+    image_url: str = Field(
+        default="",
+        max_length=rules.MAX_IMAGE_URL_CHARS,
+        pattern=rules.IMAGE_URL_PATTERN,
+        description="a picture of the product: an http(s) URL or a path the shop serves",
+    )
 
 
 class UpsertRequest(BaseModel):
-    model_config = Strict
+    model_config = StrictBody
 
-    products: list[ProductIn] = Field(min_length=1)
+    products: list[ProductIn] = Field(min_length=1, max_length=MAX_BATCH_DOCS)
 
 
 class WriteResponse(BaseModel):
+    """A 200 means the write is durable: in the index's journal, fsynced."""
+
     upserted: int = 0
     deleted: int = 0
+    seq: int = Field(description="the journal record holding this write")
+    pending: bool = Field(
+        description="false: searchable now; true: another writer (a rebuild) holds the index, "
+        "and the write is applied as soon as it finishes (a rebuild replays it)"
+    )
     generation: str
-    revision: int = Field(description="the generation's revision after this write (searchable)")
+    revision: int = Field(description="the served generation's revision")
 
 
 class ErrorResponse(BaseModel):
@@ -253,6 +294,8 @@ class ErrorResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: str
     generation: str | None = None
+    revision: int | None = None
     products: int | None = None
     encoder: str | None = None
+    pending_writes: int | None = None
     detail: str | None = None

@@ -12,6 +12,7 @@ from tinyseek.settings import encoder_threads
 MAX_QUERY_CHARS = 512
 MAX_K = 100
 MAX_OFFSET = 1000
+MAX_BATCH_DOCS = 1000
 
 
 class Settings(BaseSettings):
@@ -32,7 +33,9 @@ class Settings(BaseSettings):
     max_k: int = Field(default=MAX_K, ge=1, le=1000)
     max_offset: int = Field(default=MAX_OFFSET, ge=0, le=100_000)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="request body limit")
-    max_batch_docs: int = Field(default=1000, ge=1, description="products per upsert request")
+    max_batch_docs: int = Field(
+        default=MAX_BATCH_DOCS, ge=1, description="products per upsert request"
+    )
     cache_size: int = Field(default=4096, ge=0, description="query embedding LRU size; 0 = off")
     torch_threads: int = Field(
         default_factory=encoder_threads, ge=1, description="encoder intra-op threads (default 1)"
@@ -49,5 +52,24 @@ class Settings(BaseSettings):
     )
     reload_interval: float = Field(
         default=0.5, ge=0, description="seconds between index generation checks; 0 = never"
+    )
+    write_lock_wait: float = Field(
+        default=1.0,
+        ge=0,
+        description="seconds a write waits for another writer (a rebuild) before it is "
+        "answered as durable but pending",
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a client has to send a request's body"
+    )
+    keep_alive_timeout: float = Field(
+        default=5.0, gt=0, description="seconds an idle keep-alive connection stays open"
+    )
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, description="request header limit")
+    max_connections: int = Field(
+        default=1000, ge=1, description="open connections; more are closed as they arrive"
     )
     access_log: bool = Field(default=True, description="JSON access log lines on tinyseek.access")

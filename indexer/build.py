@@ -11,6 +11,13 @@ A catalog build runs in two phases under the index's writer lock:
    publish it by replacing CURRENT. Rejects are written during this pass, so
    the rejects file is complete even for a resumed job.
 
+Before publishing, the writes acknowledged after the catalog's snapshot are replayed
+onto the new generation from the journal (`indexer.writer.publish_with_writes`): by
+default the snapshot is the catalog file's modification time (an export holds the
+writes made before it), or the moment the build started (`writes_since="start"`).
+A build whose snapshot predates writes the journal no longer holds refuses to publish
+(WouldDropWritesError) instead of dropping them.
+
 Old generations are then garbage-collected, keeping the newest `keep` and the
 served one.
 """
@@ -38,6 +45,7 @@ import numpy as np
 
 from tinyseek import __version__
 from tinyseek.checksums import file_sha256
+from tinyseek.failpoints import failpoint
 from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint
 from tinyseek.indexer.embedding import BatchPolicy, embed_texts
 from tinyseek.indexer.generations import (
@@ -47,10 +55,10 @@ from tinyseek.indexer.generations import (
     fsync_tree,
     generation_name,
     next_generation_number,
-    publish,
     verify_generation,
     write_manifest,
 )
+from tinyseek.indexer.journal import Journal
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.indexer.readers import (
     DEFAULT_MAPPING,
@@ -59,10 +67,12 @@ from tinyseek.indexer.readers import (
     count_rows,
 )
 from tinyseek.indexer.readers import read_catalog as read_catalog
+from tinyseek.indexer.writer import publish_with_writes
 from tinyseek.iteration import batched
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.bm25 import BM25Index
 from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.engine import load_generation
 from tinyseek.search.layout import (
     BM25_DIR,
     DENSE_FILE,
@@ -73,8 +83,9 @@ from tinyseek.search.layout import (
     current_generation,
     read_manifest,
 )
-from tinyseek.search.store import DocStore
+from tinyseek.search.store import DocStore, StoreMeta
 from tinyseek.search.types import FusionWeights, Product
+from tinyseek.search.validation import check_product
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +98,8 @@ faiss: Any = importlib.import_module("faiss")
 
 class NoProductsError(ValueError):
     """The catalog yielded no valid product; nothing was published."""
+
+    exit_code = 3  # tinyseek.errors.EXIT_NO_PRODUCTS
 
 
 @dataclass(frozen=True)
@@ -184,7 +197,7 @@ class GenerationWriter:
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
         self.tmp.mkdir()
-        self.store = DocStore(self.tmp / DOCS_FILE, writable=True)
+        self.store = DocStore(self.tmp / DOCS_FILE, writable=True, create=True)
         self.bm25 = BM25Index.create(self.tmp / BM25_DIR)
         # One indexing thread: documents land in segments in ordinal order, so
         # equal BM25 scores rank the same way in every build of the same catalog.
@@ -198,6 +211,7 @@ class GenerationWriter:
         self.count = 0
 
     def add_products(self, products: list[Product]) -> None:
+        products = [check_product(p) for p in products]
         ordinals = list(range(self.count, self.count + len(products)))
         self.store.append(ordinals, products)
         BM25Index.add(self._bm25_writer, ordinals, products)
@@ -209,16 +223,19 @@ class GenerationWriter:
         else:
             self.dense.add(vectors)
 
-    def finish(self, manifest: dict[str, Any], artifact_dir: Path | None = None) -> Path:
-        """Commit every component, write the manifest, fsync, rename into place."""
+    def finish(
+        self, manifest: dict[str, Any], artifact_dir: Path | None = None, journal_seq: int = 0
+    ) -> Path:
+        """Commit every component, write the manifest, fsync, rename into place.
+
+        `journal_seq`: the last journal record the products already reflect.
+        """
         if len(self.dense) != self.count:
             raise RuntimeError(
                 f"{self.count} products but {len(self.dense)} vectors; generation not written"
             )
         self._bm25_writer.commit()
         self._bm25_writer.wait_merging_threads()
-        self.store.commit()
-        self.store.close()
         if self._streaming and self.count >= self.params.hnsw_threshold:
             flat = self.dense
             self.dense = DenseIndex.create(flat.dim, self.count, self.params)
@@ -228,6 +245,19 @@ class GenerationWriter:
         self.dense.save(self.tmp / DENSE_FILE)
         if artifact_dir is not None:
             shutil.copytree(artifact_dir, self.tmp / ENCODER_DIR)
+        checksums = component_checksums(self.tmp)
+        self.store.write_meta(
+            StoreMeta(
+                revision=0,
+                journal_seq=journal_seq,
+                dense_file=DENSE_FILE,
+                vectors=len(self.dense),
+                files=checksums,
+            )
+        )
+        self.store.commit()
+        self.store.checkpoint()
+        self.store.close()
         manifest = {
             "format_version": FORMAT_VERSION,
             "generation": self.name,
@@ -240,7 +270,8 @@ class GenerationWriter:
             "bm25": {"boosts": self.bm25.boosts},
             "versions": library_versions(),
             **manifest,
-            "checksums": component_checksums(self.tmp),
+            "journal_seq": journal_seq,
+            "checksums": checksums,
         }
         write_manifest(self.tmp, manifest)
         fsync_tree(self.tmp)
@@ -280,9 +311,12 @@ def build_index(
     keep: int | None = DEFAULT_KEEP,
     token_budget: int | None = None,
     threads: int | None = None,
+    lock_wait: float | None = None,
 ) -> BuildStats:
     """Write a new generation from products (streamed, not checkpointed), then publish it.
 
+    The products are taken as the catalog's state when the build starts: writes
+    acknowledged after that are replayed onto the new generation before it is published.
     For a catalog file, `build_catalog` adds rejects and resumable checkpoints.
     """
     started = time.perf_counter()
@@ -290,7 +324,8 @@ def build_index(
     policy = BatchPolicy(batch_size, token_budget or BatchPolicy().token_budget)
     params = dense_params or DenseParams()
     set_threads(threads)
-    with WriterLock(index_dir) as lock:
+    with WriterLock(index_dir, timeout=lock_wait) as lock:
+        snapshot = Journal(index_dir).last_seq()
         name = generation_name(next_generation_number(index_dir))
         writer = GenerationWriter(index_dir, name, encoder.dim, None, params, threads)
         bar = _progress_bar(progress, None, unit="products")
@@ -308,6 +343,7 @@ def build_index(
                     "fusion": (fusion or default_fusion(encoder)).to_dict(),
                 },
                 _artifact(encoder),
+                journal_seq=snapshot,
             )
         except BaseException:
             writer.abort()
@@ -315,9 +351,10 @@ def build_index(
         finally:
             if bar is not None:
                 bar.close()
-        publish(index_dir, final)
+        failpoint("build.generation_written")
+        stats = publish_with_writes(index_dir, final, lock, encoder, policy)
         removed = collect_garbage(index_dir, keep, held=lock) if keep else []
-        count = writer.count
+        count = stats.live
     return BuildStats(
         final, count, time.perf_counter() - started, embedded=count, removed=tuple(removed)
     )
@@ -344,13 +381,23 @@ def build_catalog(
     fusion: FusionWeights | None = None,
     threads: int | None = None,
     progress: bool = False,
+    lock_wait: float | None = None,
+    writes_since: str = "catalog",
 ) -> BuildStats:
     """Index a catalog file into a new generation and publish it; resumable with `resume=True`.
 
-    Raises WriterLockedError when another writer holds the index,
-    CheckpointMismatchError when resuming a checkpoint of another catalog or
-    encoder, NoProductsError when no row is valid (nothing is published).
+    Writes acknowledged after the catalog's snapshot are replayed onto the new
+    generation before it is published: the snapshot is the file's modification time
+    (`writes_since="catalog"`), or the start of this build (`"start"`: the catalog holds
+    every earlier write).
+
+    Raises WriterLockedError when another writer holds the index (after waiting up to
+    `lock_wait` seconds), CheckpointMismatchError when resuming a checkpoint of another
+    catalog or encoder, NoProductsError when no row is valid (nothing is published),
+    WouldDropWritesError when the journal no longer holds writes made after the snapshot.
     """
+    if writes_since not in ("catalog", "start"):
+        raise ValueError(f"writes_since must be 'catalog' or 'start', got {writes_since!r}")
     started = time.perf_counter()
     catalog = Path(catalog)
     index_dir = Path(index_dir)
@@ -365,7 +412,10 @@ def build_catalog(
     def items() -> Iterator[Product | Reject]:
         return read_catalog(catalog, mapping, encoding=encoding, fmt=fmt)
 
-    with WriterLock(index_dir) as lock:
+    snapshot_time = catalog.stat().st_mtime if writes_since == "catalog" else time.time()
+    with WriterLock(index_dir, timeout=lock_wait) as lock:
+        journal = Journal(index_dir)
+        snapshot = min(journal.position_at(snapshot_time), journal.last_seq())
         checkpoint = Checkpoint(index_dir)
         wanted = BuildProgress(
             catalog=str(catalog),
@@ -404,17 +454,18 @@ def build_catalog(
             if final is None:
                 final, rejects = _assemble_phase(
                     items(), index_dir, encoder, checkpoint, state, params, fusion, threads,
-                    rejects_file, catalog,
+                    rejects_file, catalog, snapshot,
                 )  # fmt: skip
             else:
                 log.info(
                     "%s was already assembled before the interruption; publishing it", final.name
                 )
                 rejects = _count_rejects(items(), rejects_file)
-        publish(index_dir, final)
+        failpoint("build.generation_written")
+        stats = publish_with_writes(index_dir, final, lock, encoder, policy)
         checkpoint.clear()
         removed = collect_garbage(index_dir, keep, held=lock) if keep else []
-        products = int(read_manifest(final)["doc_count"])
+        products = stats.live
     return BuildStats(
         final,
         products,
@@ -509,6 +560,7 @@ def _assemble_phase(
     threads: int | None,
     rejects_file: IO[str] | None,
     catalog: Path,
+    journal_seq: int,
 ) -> tuple[Path, Counter[str]]:
     expected = state.products_embedded
     rejects: Counter[str] = Counter()
@@ -552,6 +604,7 @@ def _assemble_phase(
                 },
             },
             _artifact(encoder),
+            journal_seq=journal_seq,
         )
     except BaseException:
         writer.abort()
@@ -560,23 +613,30 @@ def _assemble_phase(
 
 
 def compact(
-    index_dir: str | Path, keep: int | None = DEFAULT_KEEP, threads: int | None = None
+    index_dir: str | Path,
+    keep: int | None = DEFAULT_KEEP,
+    threads: int | None = None,
+    lock_wait: float | None = None,
+    encoder: Encoder | None = None,
 ) -> BuildStats:
     """Write the served generation's live products into a fresh generation without tombstones.
 
     Vectors are copied from the dense index, not re-embedded; the encoder
-    artifact (if bundled) and the settings carry over.
+    artifact (if bundled) and the settings carry over. Writes the served generation
+    does not hold yet are applied to the new one before it is published (embedded with
+    `encoder`, by default the one the index was built with).
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
     set_threads(threads)
-    with WriterLock(index_dir) as lock:
+    with WriterLock(index_dir, timeout=lock_wait) as lock:
         source = current_generation(index_dir)
-        manifest = read_manifest(source)
+        generation = load_generation(source)
+        manifest = generation.manifest
         params = DenseParams(**manifest.get("dense", {}).get("params", {}))
-        store = DocStore(source / DOCS_FILE)
-        dense = DenseIndex.load(source / DENSE_FILE, params)
-        live = store.live_count()
+        store = generation.store
+        dense = generation.dense
+        live = generation.live_count
         name = generation_name(next_generation_number(index_dir))
         writer = GenerationWriter(index_dir, name, dense.dim, live, params, threads)
         try:
@@ -593,19 +653,21 @@ def compact(
                     "bm25": manifest.get("bm25", {}),
                     "compacted_from": {
                         "generation": source.name,
-                        "revision": manifest.get("revision", 0),
+                        "revision": generation.revision,
                     },
                 },
                 artifact if artifact.is_dir() else None,
+                journal_seq=generation.journal_seq,
             )
         except BaseException:
             writer.abort()
             raise
         finally:
             store.close()
-        publish(index_dir, final)
+        failpoint("compact.generation_written")
+        stats = publish_with_writes(index_dir, final, lock, encoder)
         removed = collect_garbage(index_dir, keep, held=lock) if keep else []
-    return BuildStats(final, writer.count, time.perf_counter() - started, removed=tuple(removed))
+    return BuildStats(final, stats.live, time.perf_counter() - started, removed=tuple(removed))
 
 
 __all__ = [

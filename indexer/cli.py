@@ -33,6 +33,13 @@ Readers keep answering from the generation they hold until
 `Engine.reload_if_changed()` moves them. After publishing, generations beyond
 the newest `--keep` are deleted (never the served one).
 
+Writes acknowledged through the API (or `tinyseek update`) are in the index's
+journal; a build replays those made after the catalog's snapshot onto the new
+generation before publishing it. The snapshot is the catalog file's modification
+time (`--writes-since catalog`, the default: an export holds the writes made before
+it) or the start of the build (`--writes-since start`). A build whose snapshot
+predates writes the journal no longer holds refuses to publish (exit 7).
+
 Update the served generation in place (no rebuild)::
 
     tinyseek update INDEX_DIR --upsert delta.jsonl --delete ids.txt
@@ -47,7 +54,9 @@ INDEX_DIR` lists them. The library equivalents are `tinyseek.build_catalog`,
 `tinyseek.compact` and `tinyseek.rollback`.
 
 One writer at a time: every command that changes an index holds an exclusive
-lock on INDEX_DIR/.writer.lock and a second one is refused (exit code 4).
+lock on INDEX_DIR/.writer.lock, waiting up to `--wait` seconds (default 30) for
+another writer (the service applies each API write under it for a moment) before
+giving up (exit code 4).
 
 Exit codes (all indexer commands):
 
@@ -56,30 +65,51 @@ Exit codes (all indexer commands):
     2  usage or configuration error (bad flags, missing file, unknown format or
        field, a checkpoint that does not match on --resume, nothing to roll back to)
     3  no valid products: every row was rejected, nothing was published
-    4  another writer holds the index lock; nothing was changed
+    4  another writer held the index lock for longer than --wait; nothing was changed
+    5  the index is damaged: a generation failed verification (the file is named)
+    6  the disk is full; nothing half-written is left behind
+    7  refused: publishing would drop acknowledged writes the journal no longer holds
+    8  unexpected internal error (--debug or TINYSEEK_DEBUG=1 prints the traceback)
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tinyseek.errors import EXIT_OK, EXIT_REJECTS
 
 if TYPE_CHECKING:
     from tinyseek.search.types import FusionWeights
 
-EXIT_OK = 0
-EXIT_REJECTS = 1
-EXIT_USAGE = 2
-EXIT_NO_PRODUCTS = 3
-EXIT_LOCKED = 4
-
+DEFAULT_WAIT = 30.0
+_FAILURES = (
+    "4 another writer held the index lock past --wait; 5 damaged index (file named); "
+    "6 disk full; 8 internal error"
+)
 EXIT_CODES_HELP = (
     "exit codes: 0 ok; 1 published but some rows were rejected; 2 usage/config error; "
-    "3 no valid products (nothing published); 4 another writer holds the index lock"
+    f"3 no valid products (nothing published); {_FAILURES}; 7 would drop acknowledged writes"
 )
+UPDATE_EXIT_CODES_HELP = (
+    f"exit codes: 0 ok; 1 applied but some rows were rejected; 2 usage/config error; {_FAILURES}"
+)
+MAINTENANCE_EXIT_CODES_HELP = (
+    f"exit codes: 0 ok; 2 usage/config error; {_FAILURES}; 7 would drop acknowledged writes"
+)
+
+
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"wait this long for another writer to finish (default {DEFAULT_WAIT:g}; 0 = fail "
+        "at once)",
+    )
 
 
 def _add_mapping_args(parser: argparse.ArgumentParser) -> None:
@@ -139,12 +169,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         '\'{"method": "convex", "bm25": 0.5, "dense": 0.5, "partial": 1}\' '
         "(default: RRF k=60, 1:1, partial 0; searches may still override them per call)",
     )
+    parser.add_argument(
+        "--writes-since",
+        choices=["catalog", "start"],
+        default="catalog",
+        help="which acknowledged API/update writes to replay onto the new generation: those "
+        "made after the catalog file was last modified (default), or after this build starts "
+        "(the catalog already holds every earlier write)",
+    )
+    _add_wait(parser)
     parser.set_defaults(func=run_index)
 
     update = sub.add_parser(
         "update",
         help="upsert and delete products in the served generation (no rebuild)",
-        epilog=EXIT_CODES_HELP,
+        epilog=UPDATE_EXIT_CODES_HELP,
     )
     update.add_argument("index_dir")
     update.add_argument("--upsert", metavar="FILE", help="products to add or replace (any format)")
@@ -157,54 +196,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     update.add_argument("--threads", type=int, default=None)
     _add_mapping_args(update)
+    _add_wait(update)
     update.set_defaults(func=run_update)
 
     compact = sub.add_parser(
-        "compact", help="rewrite the served generation without tombstones", epilog=EXIT_CODES_HELP
+        "compact",
+        help="rewrite the served generation without tombstones",
+        epilog=MAINTENANCE_EXIT_CODES_HELP,
     )
     compact.add_argument("index_dir")
     compact.add_argument("--keep", type=int, default=3)
     compact.add_argument("--threads", type=int, default=None)
+    _add_wait(compact)
     compact.set_defaults(func=run_compact)
 
     rollback = sub.add_parser(
-        "rollback", help="serve the previous generation again", epilog=EXIT_CODES_HELP
+        "rollback",
+        help="serve the previous generation again (with every acknowledged write applied)",
+        epilog=MAINTENANCE_EXIT_CODES_HELP,
     )
     rollback.add_argument("index_dir")
     rollback.add_argument("--to", metavar="GEN", help="generation to serve (default: previous)")
+    _add_wait(rollback)
     rollback.set_defaults(func=run_rollback)
 
     generations = sub.add_parser("generations", help="list an index's generations")
     generations.add_argument("index_dir")
     generations.set_defaults(func=run_generations)
 
-    gc = sub.add_parser("gc", help="delete old generations", epilog=EXIT_CODES_HELP)
+    gc = sub.add_parser("gc", help="delete old generations", epilog=MAINTENANCE_EXIT_CODES_HELP)
     gc.add_argument("index_dir")
     gc.add_argument("--keep", type=int, default=3)
+    _add_wait(gc)
     gc.set_defaults(func=run_gc)
-
-
-def _guarded(action: Callable[[], int], command: str) -> int:
-    """Run a command, turning the indexer's known failures into documented exit codes."""
-    from tinyseek.indexer.build import NoProductsError
-    from tinyseek.indexer.lock import WriterLockedError
-
-    try:
-        return action()
-    except WriterLockedError as exc:
-        print(f"tinyseek {command}: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except NoProductsError as exc:
-        print(f"tinyseek {command}: {exc}", file=sys.stderr)
-        return EXIT_NO_PRODUCTS
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"tinyseek {command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
 
 
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def _wait(args: argparse.Namespace) -> float:
+    if args.wait < 0:
+        raise ValueError(f"--wait must be >= 0, got {args.wait:g}")
+    return float(args.wait)
 
 
 def _summary(rejected: int, reasons: Mapping[str, int], rejects_file: str | None) -> str:
@@ -232,156 +267,143 @@ def _parse_fusion(text: str | None) -> FusionWeights | None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    def action() -> int:
-        from tinyseek.indexer.build import build_catalog
-        from tinyseek.indexer.embedding import BatchPolicy
-        from tinyseek.indexer.lock import WriterLock
-        from tinyseek.indexer.readers import catalog_format, parse_mapping
-        from tinyseek.models.encoder import check_encoder_spec, load_encoder
+    from tinyseek.indexer.build import build_catalog
+    from tinyseek.indexer.embedding import BatchPolicy
+    from tinyseek.indexer.lock import WriterLock
+    from tinyseek.indexer.readers import catalog_format, parse_mapping
+    from tinyseek.models.encoder import check_encoder_spec, load_encoder
 
-        for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
-            _positive("--" + name.replace("_", "-"), getattr(args, name))
-        mapping = parse_mapping(args.map, args.mapping)
-        fusion = _parse_fusion(args.fusion)
-        catalog = Path(args.catalog)
-        if not catalog.is_file():
-            raise FileNotFoundError(f"catalog not found: {catalog}")
-        catalog_format(catalog, args.format)
-        check_encoder_spec(args.encoder)
-        with WriterLock(args.out):  # fail fast, before loading the encoder
-            pass
-        encoder = load_encoder(args.encoder, threads=args.threads)
-        stats = build_catalog(
-            catalog,
-            args.out,
-            encoder,
-            mapping=mapping,
-            encoding=args.encoding,
-            fmt=args.format,
-            resume=args.resume,
-            policy=BatchPolicy(args.batch_size, args.token_budget),
-            checkpoint_rows=args.checkpoint_every,
-            rejects_path=args.rejects,
-            keep=args.keep,
-            fusion=fusion,
-            threads=args.threads,
-            progress=not args.no_progress,
-        )
-        resumed = (
-            f"; resumed with {stats.resumed_from} products already embedded"
-            if stats.resumed_from
-            else ""
-        )
-        print(
-            f"published {stats.generation.name}: {stats.products} products "
-            f"({stats.embedded} embedded by this run{resumed}) in {stats.seconds:.1f} s; "
-            f"{_summary(stats.rejected, stats.reject_reasons, args.rejects)}"
-        )
-        return EXIT_REJECTS if stats.rejected else EXIT_OK
-
-    return _guarded(action, "index")
+    for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
+        _positive("--" + name.replace("_", "-"), getattr(args, name))
+    mapping = parse_mapping(args.map, args.mapping)
+    fusion = _parse_fusion(args.fusion)
+    catalog = Path(args.catalog)
+    if not catalog.is_file():
+        raise FileNotFoundError(f"catalog not found: {catalog}")
+    catalog_format(catalog, args.format)
+    check_encoder_spec(args.encoder)
+    wait = _wait(args)
+    with WriterLock(args.out, timeout=wait):  # fail fast, before loading the encoder
+        pass
+    encoder = load_encoder(args.encoder, threads=args.threads)
+    stats = build_catalog(
+        catalog,
+        args.out,
+        encoder,
+        mapping=mapping,
+        encoding=args.encoding,
+        fmt=args.format,
+        resume=args.resume,
+        policy=BatchPolicy(args.batch_size, args.token_budget),
+        checkpoint_rows=args.checkpoint_every,
+        rejects_path=args.rejects,
+        keep=args.keep,
+        fusion=fusion,
+        threads=args.threads,
+        progress=not args.no_progress,
+        lock_wait=wait,
+        writes_since=args.writes_since,
+    )
+    resumed = (
+        f"; resumed with {stats.resumed_from} products already embedded"
+        if stats.resumed_from
+        else ""
+    )
+    print(
+        f"published {stats.generation.name}: {stats.products} products "
+        f"({stats.embedded} embedded by this run{resumed}) in {stats.seconds:.1f} s; "
+        f"{_summary(stats.rejected, stats.reject_reasons, args.rejects)}"
+    )
+    return EXIT_REJECTS if stats.rejected else EXIT_OK
 
 
 def run_update(args: argparse.Namespace) -> int:
-    def action() -> int:
-        from tinyseek.indexer.readers import Reject, parse_mapping, read_catalog
-        from tinyseek.indexer.writer import IndexWriter
-        from tinyseek.search.types import Product
+    from tinyseek.indexer.readers import Reject, parse_mapping, read_catalog
+    from tinyseek.indexer.writer import IndexWriter
+    from tinyseek.search.types import Product
 
-        if not args.upsert and not args.delete and not args.delete_id:
-            raise ValueError("nothing to do: pass --upsert FILE and/or --delete FILE / --delete-id")
-        mapping = parse_mapping(args.map, args.mapping)
-        delete_ids = list(args.delete_id)
-        if args.delete:
-            text = Path(args.delete).read_text(encoding="utf-8")
-            delete_ids += [line.strip() for line in text.splitlines() if line.strip()]
-        rejects: list[Reject] = []
-        products: list[Product] = []
-        if args.upsert:
-            for item in read_catalog(args.upsert, mapping, encoding=args.encoding, fmt=args.format):
-                (rejects if isinstance(item, Reject) else products).append(item)  # type: ignore[arg-type]
-        if args.rejects:
-            with Path(args.rejects).open("w", encoding="utf-8") as fh:
-                fh.writelines(r.to_json() + "\n" for r in rejects)
-        encoder = None
-        if args.encoder:
-            from tinyseek.models.encoder import load_encoder
+    if not args.upsert and not args.delete and not args.delete_id:
+        raise ValueError("nothing to do: pass --upsert FILE and/or --delete FILE / --delete-id")
+    mapping = parse_mapping(args.map, args.mapping)
+    delete_ids = list(args.delete_id)
+    if args.delete:
+        text = Path(args.delete).read_text(encoding="utf-8")
+        delete_ids += [line.strip() for line in text.splitlines() if line.strip()]
+    rejects: list[Reject] = []
+    products: list[Product] = []
+    if args.upsert:
+        for item in read_catalog(args.upsert, mapping, encoding=args.encoding, fmt=args.format):
+            (rejects if isinstance(item, Reject) else products).append(item)  # type: ignore[arg-type]
+    if args.rejects:
+        with Path(args.rejects).open("w", encoding="utf-8") as fh:
+            fh.writelines(r.to_json() + "\n" for r in rejects)
+    encoder = None
+    if args.encoder:
+        from tinyseek.models.encoder import load_encoder
 
-            encoder = load_encoder(args.encoder, threads=args.threads)
-        with IndexWriter(args.index_dir, encoder, threads=args.threads) as writer:
-            writer.upsert(products)
-            writer.delete(delete_ids)
-            stats = writer.commit()
-        print(
-            f"{stats.generation} revision {stats.revision}: {stats.upserted} upserted "
-            f"({stats.replaced} replaced), {stats.deleted} deleted, {stats.missing} ids not found; "
-            f"{stats.live} live, {stats.tombstones} tombstones; {stats.seconds:.2f} s"
-        )
-        if rejects:
-            from tinyseek.indexer.build import reject_kind
+        encoder = load_encoder(args.encoder, threads=args.threads)
+    wait = _wait(args)
+    with IndexWriter(args.index_dir, encoder, threads=args.threads, wait=wait) as writer:
+        writer.upsert(products)
+        writer.delete(delete_ids)
+        stats = writer.commit()
+    print(
+        f"{stats.generation} revision {stats.revision}: {stats.upserted} upserted "
+        f"({stats.replaced} replaced), {stats.deleted} deleted, {stats.missing} ids not found; "
+        f"{stats.live} live, {stats.tombstones} tombstones; {stats.seconds:.2f} s"
+    )
+    if rejects:
+        from tinyseek.indexer.build import reject_kind
 
-            reasons: dict[str, int] = {}
-            for r in rejects:
-                reasons[reject_kind(r.reason)] = reasons.get(reject_kind(r.reason), 0) + 1
-            print(_summary(len(rejects), reasons, args.rejects))
-        if stats.tombstones > stats.live // 4:
-            print(f"hint: many tombstones; `tinyseek compact {args.index_dir}` removes them")
-        return EXIT_REJECTS if rejects else EXIT_OK
-
-    return _guarded(action, "update")
+        reasons: dict[str, int] = {}
+        for r in rejects:
+            reasons[reject_kind(r.reason)] = reasons.get(reject_kind(r.reason), 0) + 1
+        print(_summary(len(rejects), reasons, args.rejects))
+    if stats.tombstones > stats.live // 4:
+        print(f"hint: many tombstones; `tinyseek compact {args.index_dir}` removes them")
+    return EXIT_REJECTS if rejects else EXIT_OK
 
 
 def run_compact(args: argparse.Namespace) -> int:
-    def action() -> int:
-        from tinyseek.indexer.build import compact
+    from tinyseek.indexer.build import compact
 
-        _positive("--keep", args.keep)
-        stats = compact(args.index_dir, keep=args.keep, threads=args.threads)
-        print(f"published {stats.generation.name}: {stats.products} products, no tombstones")
-        return EXIT_OK
-
-    return _guarded(action, "compact")
+    _positive("--keep", args.keep)
+    wait = _wait(args)
+    stats = compact(args.index_dir, keep=args.keep, threads=args.threads, lock_wait=wait)
+    print(f"published {stats.generation.name}: {stats.products} products, no tombstones")
+    return EXIT_OK
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    def action() -> int:
-        from tinyseek.indexer.generations import rollback
+    from tinyseek.indexer.generations import rollback
 
-        before, after = rollback(args.index_dir, args.to)
-        print(f"now serving {after} (was {before})")
-        return EXIT_OK
-
-    return _guarded(action, "rollback")
+    before, after = rollback(args.index_dir, args.to, lock_wait=_wait(args))
+    print(f"now serving {after} (was {before})")
+    return EXIT_OK
 
 
 def run_generations(args: argparse.Namespace) -> int:
-    def action() -> int:
-        from tinyseek.indexer.generations import describe_generations
+    from tinyseek.indexer.generations import describe_generations
 
-        infos = describe_generations(args.index_dir)
-        if not infos:
-            raise FileNotFoundError(f"{args.index_dir}: no generations")
-        for info in infos:
-            mark = "*" if info.served else " "
-            print(
-                f"{mark} {info.name}  rev {info.revision:<4} {info.products:>9} products "
-                f"{info.tombstones:>7} tombstones  {info.created_at}  {info.encoder}"
-            )
-        return EXIT_OK
-
-    return _guarded(action, "generations")
+    infos = describe_generations(args.index_dir)
+    if not infos:
+        raise FileNotFoundError(f"{args.index_dir}: no generations")
+    for info in infos:
+        mark = "*" if info.served else " "
+        print(
+            f"{mark} {info.name}  rev {info.revision:<4} {info.products:>9} products "
+            f"{info.tombstones:>7} tombstones  {info.created_at}  {info.encoder}"
+        )
+    return EXIT_OK
 
 
 def run_gc(args: argparse.Namespace) -> int:
-    def action() -> int:
-        from tinyseek.indexer.generations import collect_garbage
+    from tinyseek.indexer.generations import collect_garbage
 
-        _positive("--keep", args.keep)
-        removed = collect_garbage(args.index_dir, args.keep)
-        print(f"removed {len(removed)}: {', '.join(p.name for p in removed) or '-'}")
-        return EXIT_OK
-
-    return _guarded(action, "gc")
+    _positive("--keep", args.keep)
+    removed = collect_garbage(args.index_dir, args.keep, lock_wait=_wait(args))
+    print(f"removed {len(removed)}: {', '.join(p.name for p in removed) or '-'}")
+    return EXIT_OK
 
 
 __all__ = ["register"]

@@ -17,17 +17,24 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinyseek.checksums import file_sha256
+from tinyseek.failpoints import failpoint
 from tinyseek.indexer.lock import WriterLock
+from tinyseek.search.integrity import segment_ids
+
+if TYPE_CHECKING:
+    from tinyseek.models.encoder import Encoder
 from tinyseek.search.layout import (
+    BM25_DIR,
     CURRENT,
     GENERATION_PATTERN,
     MANIFEST,
+    CorruptGenerationError,
     current_generation,
     list_generations,
     read_manifest,
@@ -65,42 +72,78 @@ def fsync_tree(root: Path) -> None:
         fsync_path(Path(dirpath))
 
 
-def component_checksums(gen_dir: Path) -> dict[str, str]:
-    """sha256 of every component file of a generation, by relative path.
+# Files a generation changes in place, left out of its checksums: the store (checked by
+# SQLite instead), tantivy's own bookkeeping (replaced atomically by tantivy on each
+# commit) and lock files.
+MUTABLE_FILES = ("manifest.json", "bm25/meta.json", "bm25/.managed.json")
+MUTABLE_PREFIXES = ("docs.sqlite",)
 
-    The manifest itself and lock files (which tantivy and the writer create and
-    touch) are left out.
-    """
+
+def is_component_file(rel: str) -> bool:
+    """True for the immutable files of a generation, the ones checksums cover."""
+    name = rel.rsplit("/", 1)[-1]
+    return not (
+        rel in MUTABLE_FILES
+        or rel.startswith(MUTABLE_PREFIXES)
+        or name.endswith(".lock")
+        or ".tmp-" in name
+    )
+
+
+def component_checksums(
+    gen_dir: Path, known: Mapping[str, str] | None = None, under: str = ""
+) -> dict[str, str]:
+    """sha256 of every immutable file of a generation (or of its folder `under`), by
+    relative path. Files in `known` keep the digest given there: a published file never
+    changes, so an in-place commit hashes only the files it wrote."""
+    known = known or {}
+    root = gen_dir / under if under else gen_dir
+    live = _live_segments(gen_dir / BM25_DIR)
     sums: dict[str, str] = {}
-    for file in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(gen_dir).as_posix()
-        if rel == MANIFEST or file.name.endswith(".lock") or ".tmp-" in file.name:
+        if not is_component_file(rel):
             continue
-        sums[rel] = file_sha256(file)
+        if rel.startswith(f"{BM25_DIR}/") and file.name.split(".", 1)[0] not in live:
+            continue  # merged away: tantivy deletes it at its next clean-up
+        sums[rel] = known.get(rel) or file_sha256(file)
     return sums
 
 
+def _live_segments(bm25_dir: Path) -> set[str]:
+    """The segments tantivy's meta.json names (none when it cannot be read)."""
+    try:
+        return segment_ids((bm25_dir / "meta.json").read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def verify_generation(gen_dir: Path) -> list[str]:
-    """Problems found comparing a generation's files with its manifest (empty when sound)."""
-    manifest = read_manifest(gen_dir)
-    expected: dict[str, str] = manifest.get("checksums", {})
-    problems = []
-    for rel, digest in sorted(expected.items()):
-        path = gen_dir / rel
-        if not path.is_file():
-            problems.append(f"{rel}: missing")
-        elif file_sha256(path) != digest:
-            problems.append(f"{rel}: checksum mismatch")
-    return problems
+    """Problems found verifying a generation as a reader would (empty when sound)."""
+    from tinyseek.search.engine import load_generation
+
+    try:
+        generation = load_generation(gen_dir)
+    except CorruptGenerationError as exc:
+        return [str(exc)]
+    generation.store.close()
+    return []
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Replace `path` as a whole or not at all: `write` fills a temporary sibling, which is
-    fsynced and renamed over `path`; then the directory is fsynced so the rename is durable."""
+    fsynced and renamed over `path`; then the directory is fsynced so the rename is durable.
+    A failure (a full disk) removes the temporary file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    fsync_path(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        failpoint("write_atomic")
+        fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     fsync_path(path.parent)
 
 
@@ -126,18 +169,24 @@ def previous_generation(index_dir: Path) -> Path:
     return older[-1]
 
 
-def collect_garbage(index_dir: str | Path, keep: int, held: WriterLock | None = None) -> list[Path]:
+def collect_garbage(
+    index_dir: str | Path,
+    keep: int,
+    held: WriterLock | None = None,
+    lock_wait: float | None = None,
+) -> list[Path]:
     """Delete generations beyond the newest `keep` (never the served one) and stale temp dirs.
 
     Runs under the writer lock (a `.tmp-gen-*` directory is only in use while its writer
-    holds it): it takes the lock, unless the caller passes the one it already holds.
+    holds it): it takes the lock (waiting up to `lock_wait` seconds), unless the caller
+    passes the one it already holds.
     """
     index_dir = Path(index_dir)
     if keep < 1:
         raise ValueError(f"keep must be >= 1, got {keep}")
     if held is not None and not held.held:
         raise RuntimeError("collect_garbage was passed a writer lock that is not held")
-    with WriterLock(index_dir) if held is None else contextlib.nullcontext():
+    with WriterLock(index_dir, timeout=lock_wait) if held is None else contextlib.nullcontext():
         served = served_generation_name(index_dir)
         generations = list_generations(index_dir)
         keep_names = {g.name for g in generations[-keep:]}
@@ -156,6 +205,10 @@ def collect_garbage(index_dir: str | Path, keep: int, held: WriterLock | None = 
                 removed.append(path)
         if removed:
             fsync_path(index_dir)
+            from tinyseek.indexer.journal import Journal
+            from tinyseek.indexer.writer import trim_journal
+
+            trim_journal(index_dir, Journal(index_dir))  # the oldest generations went
     return removed
 
 
@@ -170,14 +223,23 @@ class GenerationInfo:
     encoder: str
 
 
-def rollback(index_dir: str | Path, to: str | None = None) -> tuple[str, str]:
+def rollback(
+    index_dir: str | Path,
+    to: str | None = None,
+    lock_wait: float | None = None,
+    encoder: Encoder | None = None,
+) -> tuple[str, str]:
     """Serve the previous generation (or the named one); returns (from, to) names.
 
-    Updates committed in place to the generation rolled away from stay in it;
-    rolling forward again is `rollback --to` that generation.
+    Every acknowledged write the target lacks (the journal's records since it was
+    served) is applied to it before it is served (embedded with `encoder`, by default
+    the target's own), so rolling back changes the build, never the writes. Rolling
+    forward again is `rollback --to` that generation.
     """
+    from tinyseek.indexer.writer import publish_with_writes
+
     index_dir = Path(index_dir)
-    with WriterLock(index_dir):
+    with WriterLock(index_dir, timeout=lock_wait) as lock:
         served = current_generation(index_dir)
         if to is None:
             target = previous_generation(index_dir)
@@ -186,11 +248,13 @@ def rollback(index_dir: str | Path, to: str | None = None) -> tuple[str, str]:
                 raise ValueError(f"--to expects a generation name like gen-000001, got {to!r}")
             target = index_dir / to
             read_manifest(target)
-        publish(index_dir, target)
+        publish_with_writes(index_dir, target, lock, encoder)
     return served.name, target.name
 
 
 def describe_generations(index_dir: str | Path) -> list[GenerationInfo]:
+    """Each complete generation, oldest first (from manifests: counts as of the last
+    commit whose manifest summary was written)."""
     index_dir = Path(index_dir)
     served = served_generation_name(index_dir)
     infos = []

@@ -24,6 +24,8 @@ HOLDER_FILE = ".writer.lock.holder"
 class WriterLockedError(RuntimeError):
     """Another process (or another writer in this process) holds the index's writer lock."""
 
+    exit_code = 4  # tinyseek.errors.EXIT_LOCKED
+
 
 class WriterLock:
     """Context manager holding INDEX_DIR/.writer.lock exclusively.
@@ -59,8 +61,11 @@ class WriterLock:
         self._held = True
         holder = {"pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:300]}
         tmp = self.index_dir / f"{HOLDER_FILE}.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(holder), encoding="utf-8")
-        os.replace(tmp, self.index_dir / HOLDER_FILE)
+        try:
+            tmp.write_text(json.dumps(holder), encoding="utf-8")
+            os.replace(tmp, self.index_dir / HOLDER_FILE)
+        except OSError:  # only a description for refused writers (a full disk: the work fails)
+            tmp.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self._held:

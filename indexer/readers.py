@@ -18,13 +18,13 @@ import csv
 import io
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from tinyseek.search.types import Product
+from tinyseek.search.validation import MAX_FIELD_CHARS, check_product, normalise_id
 
 FieldMapping = Mapping[str, tuple[str, ...]]
 
@@ -49,6 +49,8 @@ FORMATS = {
     ".parquet": "parquet",
 }
 RAW_LIMIT = 2000
+MAX_CSV_FIELD = 10 * MAX_FIELD_CHARS
+"""csv's own cell limit: a bigger cell is a broken row (product fields have tighter limits)."""
 SAMPLE_BYTES = 1 << 20
 # Single-byte code pages a product catalog is most likely in, preferred in this
 # order when the detector lists them among its candidates (it often ranks a
@@ -164,9 +166,10 @@ def _text(field: str, value: Any) -> str:
 
 def product_from_row(row: Mapping[str, Any], mapping: FieldMapping = DEFAULT_MAPPING) -> Product:
     """Map one source row onto a Product; raises ValueError naming the bad field."""
-    product_id = _text("id", _pick(row, mapping["id"]))
-    if not product_id:
+    raw_id = _text("id", _pick(row, mapping["id"]))
+    if not raw_id:
         raise ValueError("missing id")
+    product_id = normalise_id(raw_id)
     title = _text("title", _pick(row, mapping["title"]))
     if not title:
         raise ValueError("missing title")
@@ -187,18 +190,18 @@ def product_from_row(row: Mapping[str, Any], mapping: FieldMapping = DEFAULT_MAP
     if not isinstance(attributes, Mapping):
         raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
     rating = _number("rating", _pick(row, mapping["rating"]))
-    if rating is not None and not 0 <= rating <= 5:
-        raise ValueError(f"rating must be within 0-5, got {rating}")
-    return Product(
-        id=product_id,
-        title=title,
-        description=_text("description", _pick(row, mapping["description"])),
-        brand=_text("brand", _pick(row, mapping["brand"])),
-        category=_text("category", category),
-        price=_number("price", _pick(row, mapping["price"])),
-        rating=rating,
-        in_stock=_boolean(_pick(row, mapping["in_stock"])),
-        attributes={str(k): str(v) for k, v in attributes.items()},
+    return check_product(
+        Product(
+            id=product_id,
+            title=title,
+            description=_text("description", _pick(row, mapping["description"])),
+            brand=_text("brand", _pick(row, mapping["brand"])),
+            category=_text("category", category),
+            price=_number("price", _pick(row, mapping["price"])),
+            rating=rating,
+            in_stock=_boolean(_pick(row, mapping["in_stock"])),
+            attributes={str(k): str(v) for k, v in attributes.items()},
+        )
     )
 
 
@@ -307,7 +310,56 @@ def _decoded_lines(fh: IO[bytes], encoding: str, bad_lines: set[int]) -> Iterato
             yield raw.decode(encoding, "replace")
 
 
+MAX_ROW_LINES = 200
+"""The most physical lines one CSV row may span (a quoted description with line breaks)."""
+
+
+class _RowTooLong(Exception):
+    """A quoted field ran over MAX_ROW_LINES lines: an unbalanced quote, not a description."""
+
+
+class _Lines:
+    """Physical lines, numbered, for csv.reader; the lines of a bad row after its first
+    are pushed back and parsed again, so a quoting error spoils only the line it is on."""
+
+    def __init__(self, source: Iterable[str]) -> None:
+        self._source = iter(source)
+        self._pushed: list[tuple[int, str]] = []
+        self._count = 0
+        self.taken: list[tuple[int, str]] = []
+        """(number, text) of the lines read for the current row."""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._pushed:
+            number, line = self._pushed.pop()
+        else:
+            line = next(self._source)
+            self._count += 1
+            number = self._count
+        self.taken.append((number, line))
+        if len(self.taken) > MAX_ROW_LINES:
+            raise _RowTooLong(f"a quoted field runs over {MAX_ROW_LINES} lines")
+        return line
+
+    def start_row(self) -> None:
+        self.taken = []
+
+    def push_back_after_first(self) -> tuple[int, str]:
+        """Give back the current row's lines but its first, which is returned."""
+        first, *rest = self.taken
+        self._pushed.extend(reversed(rest))
+        self.taken = []
+        return first
+
+
 def _delimited_rows(path: Path, delimiter: str, encoding: str | None) -> Iterator[SourceRow]:
+    """Rows of a CSV/TSV file. A row whose quoting is broken (a stray or unclosed quote: a
+    quoted field running over MAX_ROW_LINES lines or to the end of the file, a row across
+    lines with the wrong number of fields, or whose next lines are rows of their own) is
+    rejected at its first line, and reading goes on at the line after it."""
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
         complete = len(sample) < SAMPLE_BYTES
@@ -315,44 +367,69 @@ def _delimited_rows(path: Path, delimiter: str, encoding: str | None) -> Iterato
         fh.seek(0)
         bad_lines: set[int] = set()
         if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
-            lines: Iterable[str] = io.TextIOWrapper(fh, encoding=encoding, errors="replace")
+            source: Iterable[str] = io.TextIOWrapper(fh, encoding=encoding, errors="replace")
         else:
-            lines = _decoded_lines(fh, encoding, bad_lines)
-        if delimiter == "\t":  # TSV convention: no quoting, fields hold no tabs or newlines
-            reader = csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-        else:
-            reader = csv.reader(lines, delimiter=delimiter)
+            source = _decoded_lines(fh, encoding, bad_lines)
+        lines = _Lines(source)
+
+        def reader() -> Iterator[list[str]]:
+            if delimiter == "\t":  # TSV convention: no quoting, fields hold no tabs or newlines
+                return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE, strict=True)
+            return csv.reader(lines, delimiter=delimiter, strict=True)
+
+        rows = reader()
         try:
-            header = next(reader)
+            header = next(rows)
         except StopIteration:
             return
-        except csv.Error as exc:
+        except (csv.Error, _RowTooLong) as exc:
             raise ValueError(f"{path}: cannot read the header row: {exc}") from exc
         if bad_lines:
             raise ValueError(f"{path}: the header row is not valid {encoding}")
         header = [h.strip().lstrip("\ufeff") for h in header]
         if len(set(header)) != len(header):
             raise ValueError(f"{path}: the header row repeats a column name: {header}")
-        last_line = reader.line_num
         while True:
+            lines.start_row()
             try:
-                fields = next(reader)
+                fields = next(rows)
+                problem = _quoting_problem(fields, header, lines.taken, delimiter)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                yield last_line + 1, f"malformed row: {exc}", ""
-                last_line = reader.line_num
+            except (csv.Error, _RowTooLong) as exc:
+                problem = str(exc)
+            if problem is not None and lines.taken:
+                number, text = lines.push_back_after_first()
+                yield number, f"malformed row (quoting): {problem}", text.rstrip("\r\n")
+                rows = reader()  # re-synchronise at the next physical line
                 continue
-            first, last_line = last_line + 1, reader.line_num
-            raw = delimiter.join(fields)
+            first = lines.taken[0][0] if lines.taken else 0
+            raw = "".join(text for _, text in lines.taken).rstrip("\r\n")
             if not fields or all(not f.strip() for f in fields):
                 continue
-            if any(n in bad_lines for n in range(first, last_line + 1)):
+            if any(number in bad_lines for number, _ in lines.taken):
                 yield first, f"undecodable text (not valid {encoding})", raw
             elif len(fields) != len(header):
                 yield first, f"expected {len(header)} fields, got {len(fields)}", raw
             else:
                 yield first, dict(zip(header, fields)), raw
+
+
+def _quoting_problem(
+    fields: list[str], header: list[str], taken: list[tuple[int, str]], delimiter: str
+) -> str | None:
+    """Why a row read across several lines is an unbalanced quote, not a quoted field
+    holding line breaks: it has the wrong number of fields, or a line it swallowed is a
+    complete row by itself."""
+    if len(taken) <= 1:
+        return None
+    if len(fields) != len(header):
+        return f"a quote is not closed on its line ({len(fields)} fields across {len(taken)} lines)"
+    for number, text in taken[1:]:
+        alone = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+        if len(alone) == len(header):
+            return f"a quote is not closed on its line (line {number} is a row by itself)"
+    return None
 
 
 def read_delimited(
@@ -362,7 +439,7 @@ def read_delimited(
     encoding: str | None = None,
 ) -> Iterator[Product | Reject]:
     """Products from a CSV/TSV file with a header row; encoding detected unless given."""
-    csv.field_size_limit(min(sys.maxsize, 1 << 31))
+    csv.field_size_limit(MAX_CSV_FIELD)
     return _products(_delimited_rows(path, delimiter, encoding), mapping)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,16 @@ from tinyseek.search.facets import FacetIndex, FacetRequest, count_facets
 from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.fusion import QuerySignals, Ranked, fuse_adaptive, fuse_convex, fuse_rrf
 from tinyseek.search.highlight import Highlighter
+from tinyseek.search.integrity import FileVerifier, PrivateCopies, check_files
 from tinyseek.search.layout import (
     BM25_DIR,
-    CURRENT,
     DENSE_FILE,
     DOCS_FILE,
     ENCODER_DIR,
-    MANIFEST,
+    CorruptGenerationError,
     current_generation,
     read_manifest,
+    served_generation_name,
 )
 from tinyseek.search.matching import Retrieved, match_set, noise_level, order
 from tinyseek.search.spelling import Speller, english_words
@@ -77,6 +79,14 @@ class Generation:
     ordinal_ids: np.ndarray
     speller: Speller | None
     """None for an index built before the store kept a vocabulary."""
+    revision: int = 0
+    """In-place commits in this state (the store's meta; the manifest's for older stores)."""
+    journal_seq: int = 0
+    """The last journal record this state holds (`indexer.journal`)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """sha256 of the generation's immutable files, as this state recorded them."""
+    copies: PrivateCopies | None = None
+    """The private copies this generation maps, when it owns them."""
 
     @property
     def name(self) -> str:
@@ -101,27 +111,101 @@ class Generation:
         return None if bool(keep.all()) else keep
 
 
-def load_generation(gen_dir: Path, previous: Generation | None = None) -> Generation:
-    """Load a generation for reading (sharing what it can with `previous`, the one it replaces).
+def load_generation(
+    gen_dir: Path,
+    previous: Generation | None = None,
+    verifier: FileVerifier | None = None,
+    copies: PrivateCopies | None = None,
+) -> Generation:
+    """Load and verify a generation for reading (sharing what it can with `previous`, the
+    one it replaces); raises CorruptGenerationError naming the file that fails.
 
-    The order matters while a writer updates the generation in place: the
-    manifest (revision) first, then the store, then the dense and BM25 indexes.
-    A writer commits in the opposite order (indexes, then store, then manifest),
-    so the indexes loaded here hold every product the store calls alive; extra
-    ordinals of a later, not yet committed update are masked out as not alive.
+    The store is read first, in one read transaction: its meta names the revision, the
+    FAISS file of that state and the checksum of every other file (`search.integrity`).
+    A writer commits the other way round (new FAISS file and tantivy segments first, the
+    store last), so the indexes loaded here hold every product the store calls alive;
+    tantivy documents of a later, not yet committed update are masked out as not alive.
+    tantivy's files are served from verified private copies (`copies`; see
+    `search.integrity.PrivateCopies`), so nothing in the index directory can change or
+    truncate what this generation maps.
     """
+    verifier = verifier or FileVerifier()
+    owned = copies is None
+    copies = copies or PrivateCopies()
     manifest = read_manifest(gen_dir)
+    docs = gen_dir / DOCS_FILE
+    if not docs.is_file():
+        raise CorruptGenerationError(docs, "missing")
+    same_store = (
+        previous is not None
+        and previous.path == gen_dir
+        and previous.store.identity is not None
+        and previous.store.identity == _inode(docs)
+    )
+    store = previous.store if previous is not None and same_store else DocStore(docs)
+    try:
+        if not same_store and (problem := store.quick_check()):
+            raise CorruptGenerationError(docs, f"fails SQLite's quick_check: {problem}")
+        with store.snapshot():
+            meta = store.meta()
+            size = 0 if meta is None else meta.vectors
+            alive, ids, columns = store.load_columns(size=size)
+            vocabulary = store.vocabulary()
+    except sqlite3.DatabaseError as exc:
+        raise CorruptGenerationError(docs, f"unreadable: {exc}") from None
+    if meta is None:  # written before the meta table: the manifest has the checksums
+        files = {
+            rel: digest
+            for rel, digest in manifest.get("checksums", {}).items()
+            if not rel.startswith(DOCS_FILE)
+        }
+        dense_path, revision, journal_seq = gen_dir / DENSE_FILE, manifest.get("revision", 0), 0
+    else:
+        files = meta.files
+        dense_path, revision, journal_seq = (
+            gen_dir / meta.dense_file,
+            meta.revision,
+            meta.journal_seq,
+        )
+    bm25_prefix = f"{BM25_DIR}/"
+    verifier.check(gen_dir, {k: v for k, v in files.items() if not k.startswith(bm25_prefix)})
+
     dense_params = DenseParams(**manifest.get("dense", {}).get("params", {}))
-    store = DocStore(gen_dir / DOCS_FILE)
-    alive, ids, columns = store.load_columns()
-    dense = DenseIndex.load(gen_dir / DENSE_FILE, dense_params)
-    if len(dense) > len(alive):
-        alive, ids, columns = store.load_columns(size=len(dense))
-    vocabulary = store.vocabulary()
+    try:
+        dense = DenseIndex.load(dense_path, dense_params)
+    except (RuntimeError, OSError) as exc:
+        raise CorruptGenerationError(dense_path, f"unreadable: {exc}") from None
+    if meta is not None and len(dense) != meta.vectors:
+        raise CorruptGenerationError(
+            dense_path, f"holds {len(dense)} vectors, the store recorded {meta.vectors}"
+        )
+    if len(dense) < len(alive):
+        raise CorruptGenerationError(
+            dense_path, f"holds {len(dense)} vectors but the store has {len(alive)} ordinals"
+        )
+    if len(dense) > len(alive):  # an older layout: vectors of an uncommitted update
+        with store.snapshot():
+            alive, ids, columns = store.load_columns(size=len(dense))
+    if dense.dim != manifest["encoder"]["dim"]:
+        raise CorruptGenerationError(
+            dense_path, f"has dimension {dense.dim}, the manifest says {manifest['encoder']['dim']}"
+        )
+    bm25_dir = gen_dir / BM25_DIR
+    bm25_files = {k[len(bm25_prefix) :]: v for k, v in files.items() if k.startswith(bm25_prefix)}
+    private = copies.copy(bm25_dir, bm25_files, key=gen_dir.name)
+    try:
+        bm25 = BM25Index.open(private, manifest.get("bm25", {}).get("boosts"))
+        bm25_docs = bm25.num_docs()
+    except (ValueError, OSError) as exc:
+        raise CorruptGenerationError(bm25_dir, f"unreadable: {exc}") from None
+    if bm25_docs < len(alive):
+        raise CorruptGenerationError(
+            bm25_dir, f"holds {bm25_docs} documents but the store has {len(alive)} ordinals"
+        )
     return Generation(
         path=gen_dir,
         manifest=manifest,
-        bm25=BM25Index.open(gen_dir / BM25_DIR, manifest.get("bm25", {}).get("boosts")),
+        bm25=bm25,
         dense=dense,
         store=store,
         alive=alive,
@@ -130,37 +214,57 @@ def load_generation(gen_dir: Path, previous: Generation | None = None) -> Genera
         speller=None
         if vocabulary is None
         else Speller(vocabulary, previous=None if previous is None else previous.speller),
+        revision=int(revision),
+        journal_seq=journal_seq,
+        files=files,
+        copies=copies if owned else None,
     )
 
 
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
 def _load_with_retry(
-    gen_dir: Path, previous: Generation | None = None, attempts: int = 3
+    gen_dir: Path,
+    previous: Generation | None,
+    verifier: FileVerifier,
+    copies: PrivateCopies | None = None,
+    attempts: int = 5,
 ) -> Generation:
     """Load a generation a writer may be committing to right now.
 
-    tantivy deletes merged-away segment files after a commit; a reader that read
-    the previous segment list a moment earlier fails to open one of them, and
-    simply loads again.
+    A commit that lands while a reader loads can remove files the reader's store state
+    still names (tantivy merges segments away; the previous FAISS file goes): the reader
+    then simply loads again. A failure that repeats while the store stays at the same
+    revision is real, and raised.
     """
     for attempt in range(attempts):
+        before = _store_revision(gen_dir)
         try:
-            return load_generation(gen_dir, previous)
-        except (OSError, ValueError):
-            if attempt == attempts - 1:
+            return load_generation(gen_dir, previous, verifier, copies)
+        except CorruptGenerationError:
+            moved = _store_revision(gen_dir) != before
+            if attempt == attempts - 1 or not moved:
                 raise
-            time.sleep(0.05 * (attempt + 1))
+            time.sleep(0.02 * (attempt + 1))
     raise AssertionError("unreachable")
 
 
-def _index_signature(index_dir: Path) -> tuple[int, ...]:
-    """Identity of CURRENT and the served manifest; both are replaced by rename on change."""
-    pointer = (index_dir / CURRENT).stat()
-    name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+def _store_revision(gen_dir: Path) -> int | None:
+    """The committed revision of a generation's store, None when it cannot be read."""
     try:
-        manifest = (index_dir / name / MANIFEST).stat()
-    except OSError:
-        return (pointer.st_ino, pointer.st_mtime_ns)
-    return (pointer.st_ino, pointer.st_mtime_ns, manifest.st_ino, manifest.st_mtime_ns)
+        store = DocStore(gen_dir / DOCS_FILE)
+        try:
+            return store.revision()
+        finally:
+            store.close()
+    except (OSError, sqlite3.Error):
+        return None
 
 
 def encoder_for(gen_dir: Path, manifest: Mapping[str, Any], threads: int | None) -> Encoder:
@@ -191,19 +295,14 @@ class Engine:
         self.cache = QueryCache(cache_size)
         self._threads = threads
         self._reload_lock = threading.Lock()
-        self._signature = self._read_signature()
+        self.verifier = FileVerifier()
+        self.copies = generation.copies or PrivateCopies()
         self.synonyms = SynonymsFile(index_dir / SYNONYMS_FILE)
         self._facets: tuple[Generation, FacetIndex] | None = None
         self._noise: tuple[tuple[str, str], float] | None = None
         # Hybrid queries run BM25 here while the calling thread encodes the query and
         # searches FAISS: tantivy, ONNX Runtime and FAISS all release the GIL.
         self._lexical = ThreadPoolExecutor(LEXICAL_THREADS, thread_name_prefix="tinyseek-bm25")
-
-    def _read_signature(self) -> tuple[int, ...]:
-        try:
-            return _index_signature(self.index_dir)
-        except OSError:
-            return ()
 
     @classmethod
     def open(
@@ -220,7 +319,7 @@ class Engine:
         """
         index_dir = Path(index_dir)
         gen_dir = current_generation(index_dir)
-        generation = load_generation(gen_dir)
+        generation = _load_with_retry(gen_dir, None, FileVerifier())
         if encoder is None:
             encoder = encoder_for(gen_dir, generation.manifest, threads)
         _check_encoder(encoder, generation)
@@ -240,30 +339,57 @@ class Engine:
     def reload_if_changed(self) -> bool:
         """Switch to the generation CURRENT names now, or reload an in-place update.
 
-        Returns True on a switch. Cheap when nothing changed: two stat calls and
-        a read of CURRENT, compared with what was seen at the last check.
+        Returns True on a switch. Cheap when nothing changed: a read of CURRENT and one
+        lookup of the store's revision. A generation that fails verification raises
+        CorruptGenerationError and this engine keeps serving the one it has.
         """
         with self._reload_lock:
-            signature = self._read_signature()
-            if signature and signature == self._signature:
-                return False
+            served = self._generation
+            if served_generation_name(self.index_dir) == served.name:
+                try:
+                    revision = served.store.revision()
+                except sqlite3.Error:
+                    revision = -1  # reloading says what is wrong
+                if revision is None:  # a store older than the meta table
+                    revision = read_manifest(served.path).get("revision", 0)
+                if revision == served.revision:
+                    return False
             gen_dir = current_generation(self.index_dir)
-            if gen_dir.name == self._generation.name and not self._changed_in_place():
-                self._signature = signature
-                return False
-            generation = _load_with_retry(gen_dir, self._generation)
+            generation = _load_with_retry(gen_dir, served, self.verifier, self.copies)
             if generation.manifest["encoder"]["name"] != self.encoder.name:
                 self.encoder = encoder_for(gen_dir, generation.manifest, self._threads)
                 self.cache.clear()
             _check_encoder(self.encoder, generation)
             self._generation = generation
-            self._signature = signature
+            self.copies.retain({generation.name})
             return True
 
-    def _changed_in_place(self) -> bool:
-        """Incremental commits bump the manifest's `revision` inside a generation."""
-        current = read_manifest(self._generation.path).get("revision", 0)
-        return bool(current != self._generation.manifest.get("revision", 0))
+    def check_files(self) -> None:
+        """Check the served generation's manifest and files on disk (a stat per file; a
+        changed one is hashed again); raises CorruptGenerationError. What is served is
+        unaffected: it was verified when loaded and is held privately."""
+        generation = self._generation
+        try:
+            read_manifest(generation.path)
+            docs = generation.path / DOCS_FILE
+            if _inode(docs) != generation.store.identity:
+                problem = "missing" if not docs.exists() else "replaced since it was opened"
+                raise CorruptGenerationError(docs, problem)
+            check_files(generation.path, generation.files, self.verifier)
+        except CorruptGenerationError:
+            if not self._moved_on(generation):
+                raise
+            # a commit landed meanwhile (tantivy merged segments away, the previous FAISS
+            # file went): the next reload loads and verifies the new state
+
+    def _moved_on(self, generation: Generation) -> bool:
+        """Whether the index has a newer state than `generation` (CURRENT or revision)."""
+        if served_generation_name(self.index_dir) != generation.name:
+            return True
+        try:
+            return _store_revision(generation.path) not in (None, generation.revision)
+        except Exception:
+            return False
 
     def embed_query(self, text: str) -> np.ndarray:
         vector = self.cache.get(text)
@@ -415,6 +541,36 @@ class Engine:
             k=k,
             mode=mode,
             sort=sort,
+            facets=counts,
+        )
+
+    def empty_page(
+        self,
+        query: str,
+        k: int = 10,
+        offset: int = 0,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        sort: SortOrder | str = SortOrder.RELEVANCE,
+        facets: FacetRequest | str | Iterable[str] | Mapping[str, Any] | None = None,
+    ) -> SearchPage:
+        """A page of no results, with the requested facets counted over nothing: the
+        answer to a query with nothing to search or to filters no product can pass
+        (the service's, where `search_page` raises ValueError for the library user)."""
+        gen = self._generation
+        facet_request = FacetRequest.of(facets)
+        counts = None
+        if facet_request is not None:
+            nothing = np.zeros(len(gen.alive), dtype=bool)
+            counts = count_facets(self._facet_index(gen), nothing, facet_request, Filters())
+        return SearchPage(
+            query=query,
+            corrected_query=None,
+            hits=[],
+            total=0,
+            offset=offset,
+            k=k,
+            mode=SearchMode(mode),
+            sort=SortOrder(sort),
             facets=counts,
         )
 

@@ -70,7 +70,9 @@ def test_resolve_dataset_conventions(tmp_path: Path, monkeypatch: pytest.MonkeyP
     plain = resolve_dataset(str(root), split="dev", relevance_threshold=3)
     assert (plain.name, plain.gain_offset, plain.relevance_threshold) == ("hd", 0.0, 3)
     assert resolve_dataset("sample").root.name == "sample_data"
-    with pytest.raises(FileNotFoundError, match="neither 'sample'"):
+    with pytest.raises(
+        FileNotFoundError, match="neither one of sample, homedepot, nfcorpus nor a BEIR folder"
+    ):
         resolve_dataset(str(tmp_path / "nowhere"))
 
 

@@ -184,3 +184,85 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     path.write_text("<x/>")
     with pytest.raises(ValueError, match="unsupported catalog format"):
         read_catalog(path)
+
+
+# ----------------------------------------------------------------------- broken quoting
+def csv_rows(n: int) -> list[str]:
+    return [f"R{i},Product number {i},{i}.50,Brand{i % 3}\n" for i in range(n)]
+
+
+def test_a_stray_quote_spoils_only_its_own_line(tmp_path: Path) -> None:
+    rows = csv_rows(500)
+    rows[100] = 'R100,"Stray quote product,100.50,Brand1\n'  # opened, never closed
+    rows[300] = 'R300,Fine "inch" product,300.50,Brand0\n'  # quotes inside a field: fine
+    path = tmp_path / "catalog.csv"
+    path.write_text("id,title,price,brand\n" + "".join(rows), encoding="utf-8")
+    products, rejects = split(list(read_catalog(path)))
+    assert len(products) == 499 and [r.line for r in rejects] == [102]
+    assert "quote" in rejects[0].reason and rejects[0].raw.startswith("R100,")
+    assert {p.id for p in products} == {f"R{i}" for i in range(500)} - {"R100"}
+
+
+def test_an_unclosed_quote_near_the_end_merges_nothing(tmp_path: Path) -> None:
+    rows = csv_rows(10)
+    rows[8] = 'R8,"Lamp with an unclosed quote,8.50,Brand2\n'
+    path = tmp_path / "catalog.csv"
+    path.write_text("id,title,price,brand\n" + "".join(rows), encoding="utf-8")
+    products, rejects = split(list(read_catalog(path)))
+    assert [p.id for p in products] == [f"R{i}" for i in range(10) if i != 8]
+    assert [r.line for r in rejects] == [10]
+
+
+def test_a_quote_closed_lines_later_does_not_swallow_rows(tmp_path: Path) -> None:
+    """The count of fields comes out right, but the lines in between are rows."""
+    rows = csv_rows(6)
+    rows[2] = 'R2,"Rug,2.50,Brand2\n'
+    rows[4] = 'R4,Mat",4.50,Brand1\n'
+    path = tmp_path / "catalog.csv"
+    path.write_text("id,title,price,brand\n" + "".join(rows), encoding="utf-8")
+    products, rejects = split(list(read_catalog(path)))
+    assert [r.line for r in rejects] == [4]
+    assert [p.id for p in products] == ["R0", "R1", "R3", "R4", "R5"]
+    assert products[3].title == 'Mat"'  # what the line says, on its own
+
+
+def test_a_quoted_description_may_span_lines(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.csv"
+    path.write_text(
+        "id,title,description,price\n"
+        'S1,Sofa,"Seats three.\nLinen, washable.\nMade to order",599\n'
+        "S2,Chair,Oak,99\n",
+        encoding="utf-8",
+    )
+    products, rejects = split(list(read_catalog(path)))
+    assert rejects == [] and [p.id for p in products] == ["S1", "S2"]
+    assert products[0].description.count("\n") == 2
+
+
+def test_field_limits_and_value_rules_match_the_api(tmp_path: Path) -> None:
+    from tinyseek.search.validation import MAX_TITLE_CHARS
+
+    path = tmp_path / "catalog.jsonl"
+    rows = [
+        {"id": "big", "title": "x" * (10 << 20)},
+        {"id": "ok", "title": "y" * MAX_TITLE_CHARS},
+        {"id": "r1", "title": "t", "rating": -3},
+        {"id": "r2", "title": "t", "rating": 99},
+        {"id": "r3", "title": "t", "rating": 1e308},
+        {"id": "p1", "title": "t", "price": -1},
+        {"id": " SP1 ", "title": "Stripped id"},
+        {"id": "A/B", "title": "Slash id"},
+        {"id": "x\u0007", "title": "Control character id"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    products, rejects = split(list(read_catalog(path)))
+    assert [p.id for p in products] == ["ok", "SP1"]
+    reasons = {r.line: r.reason for r in rejects}
+    assert "the limit is 2000" in reasons[1]
+    assert all("rating must be within 0-5" in reasons[n] for n in (3, 4, 5))
+    assert "price" in reasons[6]
+    assert "'/'" in reasons[8] and "control character" in reasons[9]
+    big = tmp_path / "big.csv"
+    big.write_text("id,title\nB1," + "z" * (3 << 20) + "\nB2,Fine\n", encoding="utf-8")
+    products, rejects = split(list(read_catalog(big)))
+    assert [p.id for p in products] == ["B2"] and [r.line for r in rejects] == [2]

@@ -101,7 +101,7 @@ def product(pid: str, title: str, description: str = "") -> Product:
 
 
 def test_store_vocabulary_follows_appends_and_tombstones(tmp_path: Path) -> None:
-    store = DocStore(tmp_path / "docs.sqlite", writable=True)
+    store = DocStore(tmp_path / "docs.sqlite", writable=True, create=True)
     items = [
         product("a", "Glacier Bay Toilet", "two piece toilet"),
         product("b", "Glacier Bay Faucet"),
