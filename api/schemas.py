@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import Strict as StrictMode
 
 from tinyseek.api.settings import MAX_BATCH_DOCS, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from tinyseek.search import validation as rules
@@ -85,12 +86,12 @@ class SearchRequest(BaseModel):
     spell: bool = Field(
         default=True, description="correct misspelt words from the catalog's vocabulary first"
     )
-    sort: SortOrder = Field(default=SortOrder.RELEVANCE, description=SORT_HELP)
-    facets: list[FacetField | Literal["all"]] | None = Field(
+    sort: SortOrder = Field(default=SortOrder.RELEVANCE, strict=False, description=SORT_HELP)
+    facets: list[Annotated[FacetField, StrictMode(False)] | Literal["all"]] | None = Field(
         default=None, max_length=10, description=FACETS_HELP
     )
-    facet_size: int = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
-    category_level: int | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
+    facet_size: JsonInt = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
+    category_level: JsonInt | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
     price_buckets: list[float] | None = Field(
         default=None, max_length=MAX_PRICE_EDGES, description=PRICE_HELP
     )

@@ -217,9 +217,46 @@ def test_queries_that_match_nothing_answer_no_hits(
     client: httpx.Client, payload: dict[str, Any]
 ) -> None:
     """The schema admits these, so they are not errors: nothing can match them."""
-    response = client.post("/search", json=payload)
+    response = client.post("/search", json={**payload, "facets": ["brand", "in_stock"]})
     assert response.status_code == 200, response.text
-    assert response.json()["hits"] == []
+    body = response.json()
+    assert body["hits"] == [] and body["total"] == 0
+    assert body["facets"]["brand"] == [] and body["facets"]["in_stock"] == [
+        {"value": "true", "count": 0},
+        {"value": "false", "count": 0},
+    ]
+
+
+def test_sort_facets_and_highlights_get_and_post_alike(client: httpx.Client) -> None:
+    params = {"q": "lamp", "k": 5, "sort": "price_asc", "facets": "brand,price,in_stock"}
+    got = client.get("/search", params={**params, "highlight": "true", "price_buckets": "50,100"})
+    body = {**params, "facets": ["brand", "price", "in_stock"], "price_buckets": [50, 100.0]}
+    posted = client.post("/search", json={**body, "highlight": True, "facet_size": 5.0})
+    assert got.status_code == posted.status_code == 200, (got.text, posted.text)
+    g, p = got.json(), posted.json()
+    assert [h["id"] for h in g["hits"]] == [h["id"] for h in p["hits"]]
+    assert g["sort"] == "price_asc" and g["total"] == p["total"] >= len(g["hits"]) > 0
+    prices = [h["product"]["price"] for h in g["hits"]]
+    assert prices == sorted(prices)
+    assert g["facets"]["price"] == p["facets"]["price"]
+    assert [(b["min"], b["max"]) for b in g["facets"]["price"]] == [
+        (None, 50.0),
+        (50.0, 100.0),
+        (100.0, None),
+    ]
+    assert sum(c["count"] for c in g["facets"]["in_stock"]) == g["total"]
+    assert "category" not in g["facets"]  # not asked for
+    marked = [h for h in g["hits"] if h["highlights"]["title"]["spans"]]
+    assert marked, "a title containing 'lamp' is marked"
+    for hit in marked:
+        text = hit["highlights"]["title"]["text"]
+        assert all(
+            text[a:b].lower().startswith("lamp") for a, b in hit["highlights"]["title"]["spans"]
+        )
+    unhighlighted = client.get("/search", params={"q": "lamp", "k": 2}).json()
+    assert unhighlighted["facets"] is None and unhighlighted["hits"][0]["highlights"] is None
+    refused = client.post("/search", json={"q": "lamp", "sort": "cheapest"})
+    assert refused.status_code == 422 and "sort" in refused.text
 
 
 def test_huge_body_refused_before_parsing(client: httpx.Client) -> None:
