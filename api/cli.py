@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tinyseek.errors import exit_codes_help
 from tinyseek.settings import encoder_threads, home_dir, pin_thread_pools
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="serve an index over HTTP (search, documents, metrics, page)",
         description="Serve INDEX_DIR. Other settings come from TINYSEEK_* environment "
         "variables (TINYSEEK_API_KEY enables document writes; see api/settings.py).",
+        epilog=exit_codes_help((0, 2, 8), {0: "stopped (Ctrl-C or SIGTERM)"}),
     )
     serve.add_argument("index_dir", help="index directory (built by `tinyseek index`)")
     _server_options(serve)
@@ -34,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
         "demo",
         help="index the bundled sample catalog (once) and serve it with the search page",
+        epilog=exit_codes_help(
+            (0, 2, 3, 6, 8),
+            {0: "stopped (Ctrl-C or SIGTERM)", 3: "the catalog has no valid products"},
+        ),
     )
     _server_options(demo)
     demo.add_argument("--encoder", default=None, help="encoder spec (default: the default one)")
@@ -41,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--catalog", default=None, help="catalog to index (default: the packaged sample catalog)"
     )
     demo.add_argument("--rebuild", action="store_true", help="rebuild the demo index")
+    demo.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="ISO code of the catalog's prices (default: what its prices say; USD for the "
+        "packaged sample)",
+    )
     demo.set_defaults(func=run_demo)
 
 
@@ -147,6 +159,10 @@ def run_serve(args: argparse.Namespace) -> int:
     return serve(index_dir, args)
 
 
+SAMPLE_CURRENCY = "USD"
+"""The packaged sample catalog's prices are US dollars (sample_data/README.md)."""
+
+
 def demo_index_dir(encoder: str | None) -> Path:
     """One demo index per encoder spec, so switching encoders never mixes vectors."""
     if encoder is None:
@@ -155,14 +171,19 @@ def demo_index_dir(encoder: str | None) -> Path:
     return home_dir() / f"demo-index-{digest}"
 
 
-def build_demo_index(catalog: Path, index_dir: Path, encoder_spec: str | None) -> None:
+def build_demo_index(
+    catalog: Path, index_dir: Path, encoder_spec: str | None, currency: str | None = None
+) -> None:
     from tinyseek.indexer.build import build_index
+    from tinyseek.indexer.prices import CatalogCurrency
     from tinyseek.indexer.readers import Reject, read_catalog
     from tinyseek.models.encoder import COMPACT, load_encoder
 
     encoder = load_encoder(encoder_spec or COMPACT)
-    products = (p for p in read_catalog(catalog) if not isinstance(p, Reject))
-    stats = build_index(products, index_dir, encoder, progress=True)
+    prices = CatalogCurrency(currency)
+    items = read_catalog(catalog, currency=prices)
+    products = (p for p in items if not isinstance(p, Reject))
+    stats = build_index(products, index_dir, encoder, progress=True, currency=prices)
     print(f"indexed {stats.products} products into {stats.generation} in {stats.seconds:.1f} s")
 
 
@@ -179,7 +200,10 @@ def run_demo(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"demo catalog not found: {catalog}")
         check_encoder_spec(args.encoder or COMPACT)
         print(f"building the demo index of {catalog} in {index_dir} ...", flush=True)
-        build_demo_index(catalog, index_dir, args.encoder)
+        currency = args.currency
+        if currency is None and catalog == sample_catalog():
+            currency = SAMPLE_CURRENCY
+        build_demo_index(catalog, index_dir, args.encoder, currency)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"tinyseek demo: open http://{host}:{args.port}/  (API docs at /docs)", flush=True)
     return serve(index_dir, args, encoder=args.encoder, pinned=True)

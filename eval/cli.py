@@ -10,6 +10,7 @@ import argparse
 import logging
 from typing import Any
 
+from tinyseek.errors import exit_codes_help
 from tinyseek.extras import require
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,12 @@ def parse_weights(text: str | None) -> dict[str, Any] | None:
     return weights
 
 
+GATE_CODES = {
+    3: "gate: F1@k or nDCG@k fell by more than --tolerance",
+    4: "gate: nothing in the baseline to compare with",
+}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "eval",
@@ -54,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "optionally gate against a baseline report (exit 3 on a >3% relative drop of "
             "F1@k or nDCG@k, 4 when nothing is comparable)."
         ),
+        epilog=exit_codes_help((0, 2, 3, 4, 8), GATE_CODES),
     )
     parser.add_argument("dataset", help=DATASET_HELP)
     parser.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated modes")
@@ -102,6 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval-gate",
         help="judge an eval report against a baseline report (exit 3 on regression)",
         description="Compare two report.json files without re-running the evaluation.",
+        epilog=exit_codes_help((0, 2, 3, 4, 8), GATE_CODES),
     )
     gate.add_argument("report", help="report.json of the run to judge")
     gate.add_argument("--baseline", required=True, help="baseline report.json")
@@ -114,13 +123,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="score a grid of hybrid fusion settings on labelled queries (tune on dev splits)",
         description="Every setting runs every query through Engine.search (top 100), so what "
         "is scored is what the engine serves; prints a table and the best hybrid setting.",
+        epilog=exit_codes_help((0, 2, 8)),
     )
     tune.add_argument("dataset", help=DATASET_HELP)
-    tune.add_argument("--encoder", default="teacher", help="encoder spec (default teacher)")
+    tune.add_argument(
+        "--encoder",
+        default="compact",
+        help="encoder spec (default: the default encoder, as `tinyseek index` and `eval` use)",
+    )
     tune.add_argument("--split", default=None, help="qrels split (default: test; dev for HD)")
     tune.add_argument("--limit-queries", type=int, default=None, help="first N queries only")
     tune.add_argument("--cache-dir", default=None, help="index cache (<home>/eval)")
-    tune.add_argument("--threads", type=int, default=None, help="encoder threads")
+    tune.add_argument(
+        "--threads", type=int, default=None, help="encoder threads (default: all cores)"
+    )
     tune.add_argument("--json", default=None, help="also write the results here")
     tune.add_argument(
         "--partial",

@@ -33,7 +33,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -60,10 +60,12 @@ from tinyseek.indexer.generations import (
 )
 from tinyseek.indexer.journal import Journal
 from tinyseek.indexer.lock import WriterLock
+from tinyseek.indexer.prices import CatalogCurrency, currency_code
 from tinyseek.indexer.readers import (
     DEFAULT_MAPPING,
     FieldMapping,
     Reject,
+    Unmapped,
     count_rows,
 )
 from tinyseek.indexer.readers import read_catalog as read_catalog
@@ -312,14 +314,18 @@ def build_index(
     token_budget: int | None = None,
     threads: int | None = None,
     lock_wait: float | None = None,
+    currency: str | CatalogCurrency | None = None,
 ) -> BuildStats:
     """Write a new generation from products (streamed, not checkpointed), then publish it.
 
     The products are taken as the catalog's state when the build starts: writes
     acknowledged after that are replayed onto the new generation before it is published.
-    For a catalog file, `build_catalog` adds rejects and resumable checkpoints.
+    `currency` is the ISO code of the products' prices (shown by the search page), or the
+    `CatalogCurrency` that `read_catalog` fills as it reads them. For a catalog file,
+    `build_catalog` adds rejects and resumable checkpoints.
     """
     started = time.perf_counter()
+    prices = currency if isinstance(currency, CatalogCurrency) else CatalogCurrency(currency)
     index_dir = Path(index_dir)
     policy = BatchPolicy(batch_size, token_budget or BatchPolicy().token_budget)
     params = dense_params or DenseParams()
@@ -341,6 +347,7 @@ def build_index(
                 {
                     "encoder": encoder_manifest(encoder),
                     "fusion": (fusion or default_fusion(encoder)).to_dict(),
+                    **_currency_entry(prices.code),
                 },
                 _artifact(encoder),
                 journal_seq=snapshot,
@@ -360,8 +367,22 @@ def build_index(
     )
 
 
-def _mapping_json(mapping: FieldMapping) -> dict[str, list[str]]:
-    return {k: list(v) for k, v in sorted(mapping.items())}
+def _currency_entry(code: str | None) -> dict[str, str]:
+    """The manifest's `currency`: the ISO code of the catalog's prices, absent if unknown."""
+    return {} if code is None else {"currency": code}
+
+
+def _mapping_json(
+    mapping: FieldMapping, currency: str | None = None, unmapped: Unmapped = "all"
+) -> dict[str, list[str]]:
+    """What decides how rows become products (a resumed build must read them alike)."""
+    described = {k: list(v) for k, v in sorted(mapping.items())}
+    if currency is not None:
+        described["(declared currency)"] = [currency]
+    if unmapped != "all":
+        kept = [unmapped] if isinstance(unmapped, str) else list(unmapped)
+        described["(unmapped columns kept)"] = kept
+    return described
 
 
 def build_catalog(
@@ -372,6 +393,8 @@ def build_catalog(
     mapping: FieldMapping = DEFAULT_MAPPING,
     encoding: str | None = None,
     fmt: str | None = None,
+    currency: str | None = None,
+    unmapped: Unmapped = "all",
     resume: bool = False,
     policy: BatchPolicy | None = None,
     checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
@@ -409,8 +432,15 @@ def build_catalog(
         raise FileNotFoundError(f"catalog not found: {catalog}")
     set_threads(threads)
 
+    declared = None if currency is None else currency_code(currency)
+    prices = CatalogCurrency(declared)  # the last pass over the catalog sets its currency
+
     def items() -> Iterator[Product | Reject]:
-        return read_catalog(catalog, mapping, encoding=encoding, fmt=fmt)
+        nonlocal prices
+        prices = CatalogCurrency(declared)
+        return read_catalog(
+            catalog, mapping, encoding=encoding, fmt=fmt, currency=prices, unmapped=unmapped
+        )
 
     snapshot_time = catalog.stat().st_mtime if writes_since == "catalog" else time.time()
     with WriterLock(index_dir, timeout=lock_wait) as lock:
@@ -422,7 +452,7 @@ def build_catalog(
             catalog_sha256=file_sha256(catalog),
             encoder=encoder.name,
             dim=encoder.dim,
-            mapping=_mapping_json(mapping),
+            mapping=_mapping_json(mapping, declared, unmapped),
         )
         state = checkpoint.load() if resume else None
         if state is not None:
@@ -454,7 +484,7 @@ def build_catalog(
             if final is None:
                 final, rejects = _assemble_phase(
                     items(), index_dir, encoder, checkpoint, state, params, fusion, threads,
-                    rejects_file, catalog, snapshot,
+                    rejects_file, catalog, snapshot, lambda: prices.code,
                 )  # fmt: skip
             else:
                 log.info(
@@ -561,7 +591,10 @@ def _assemble_phase(
     rejects_file: IO[str] | None,
     catalog: Path,
     journal_seq: int,
+    currency: Callable[[], str | None],
 ) -> tuple[Path, Counter[str]]:
+    """The generation from the catalog's products and the checkpoint's vectors;
+    `currency()` is the catalog's currency once every row was read."""
     expected = state.products_embedded
     rejects: Counter[str] = Counter()
     if state.generation is None or (index_dir / state.generation).exists():
@@ -595,6 +628,7 @@ def _assemble_phase(
             {
                 "encoder": encoder_manifest(encoder),
                 "fusion": (fusion or default_fusion(encoder)).to_dict(),
+                **_currency_entry(currency()),
                 "build": {
                     "job_id": state.job_id,
                     "catalog": str(catalog),
@@ -650,6 +684,7 @@ def compact(
                 {
                     "encoder": manifest["encoder"],
                     "fusion": manifest.get("fusion", FusionWeights().to_dict()),
+                    **_currency_entry(manifest.get("currency")),
                     "bm25": manifest.get("bm25", {}),
                     "compacted_from": {
                         "generation": source.name,

@@ -79,26 +79,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyseek.errors import EXIT_OK, EXIT_REJECTS
+from tinyseek.errors import EXIT_OK, EXIT_REJECTS, exit_codes_help
 
 if TYPE_CHECKING:
     from tinyseek.search.types import FusionWeights
 
 DEFAULT_WAIT = 30.0
-_FAILURES = (
-    "4 another writer held the index lock past --wait; 5 damaged index (file named); "
-    "6 disk full; 8 internal error"
+DEFAULT_KEEP = 3
+NOTHING_PUBLISHED = {3: "no valid products: nothing was published"}
+EXIT_CODES_HELP = exit_codes_help(
+    (0, 1, 2, 3, 4, 5, 6, 7, 8),
+    {1: "published, but some rows were rejected", **NOTHING_PUBLISHED},
 )
-EXIT_CODES_HELP = (
-    "exit codes: 0 ok; 1 published but some rows were rejected; 2 usage/config error; "
-    f"3 no valid products (nothing published); {_FAILURES}; 7 would drop acknowledged writes"
+UPDATE_EXIT_CODES_HELP = exit_codes_help(
+    (0, 1, 2, 4, 5, 6, 8), {1: "applied, but some rows were rejected"}
 )
-UPDATE_EXIT_CODES_HELP = (
-    f"exit codes: 0 ok; 1 applied but some rows were rejected; 2 usage/config error; {_FAILURES}"
+COMPACT_EXIT_CODES_HELP = exit_codes_help(
+    (0, 2, 3, 4, 5, 6, 7, 8), {3: "no live products: nothing was published"}
 )
-MAINTENANCE_EXIT_CODES_HELP = (
-    f"exit codes: 0 ok; 2 usage/config error; {_FAILURES}; 7 would drop acknowledged writes"
-)
+ROLLBACK_EXIT_CODES_HELP = exit_codes_help((0, 2, 4, 5, 6, 7, 8))
+GC_EXIT_CODES_HELP = exit_codes_help((0, 2, 4, 5, 6, 8))
+GENERATIONS_EXIT_CODES_HELP = exit_codes_help((0, 2, 5, 8))
+THREADS_HELP = "CPU threads for encoding and FAISS (default: all cores)"
 
 
 def _add_wait(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +111,16 @@ def _add_wait(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"wait this long for another writer to finish (default {DEFAULT_WAIT:g}; 0 = fail "
         "at once)",
+    )
+
+
+def _add_keep(
+    parser: argparse.ArgumentParser,
+    text: str = "generations to keep after publishing (default {keep}; the served one is "
+    "always kept)",
+) -> None:
+    parser.add_argument(
+        "--keep", type=int, default=DEFAULT_KEEP, help=text.format(keep=DEFAULT_KEEP)
     )
 
 
@@ -127,7 +139,23 @@ def _add_mapping_args(parser: argparse.ArgumentParser) -> None:
         "--format", choices=["jsonl", "csv", "tsv", "parquet"], help="override the file suffix"
     )
     parser.add_argument("--encoding", help="text encoding of CSV/TSV (default: detected)")
+    parser.add_argument(
+        "--attributes",
+        default="all",
+        metavar="all|none|COL,COL",
+        help="which columns no field names are kept as product attributes (default: all)",
+    )
     parser.add_argument("--rejects", metavar="FILE", help="write rejected rows here (JSON lines)")
+
+
+def _unmapped(args: argparse.Namespace) -> str | list[str]:
+    value = str(args.attributes).strip()
+    if value in ("all", "none"):
+        return value
+    columns = [c.strip() for c in value.split(",") if c.strip()]
+    if not columns:
+        raise ValueError("--attributes expects all, none or column names separated by commas")
+    return columns
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -148,6 +176,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_mapping_args(parser)
     parser.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="ISO code of the catalog's prices, e.g. EUR (default: the first currency its "
+        "prices name; rows in another currency are rejected)",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted build from its checkpoint"
     )
     parser.add_argument("--batch-size", type=int, default=256, help="most texts per encoder call")
@@ -157,10 +191,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint-every", type=int, default=4096, help="products per checkpoint shard"
     )
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for encoding/FAISS")
-    parser.add_argument(
-        "--keep", type=int, default=3, help="generations to keep after publishing (default 3)"
-    )
+    parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
+    _add_keep(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--fusion",
@@ -194,7 +226,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     update.add_argument(
         "--encoder", help="encoder spec (default: the one the served generation was built with)"
     )
-    update.add_argument("--threads", type=int, default=None)
+    update.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     _add_mapping_args(update)
     _add_wait(update)
     update.set_defaults(func=run_update)
@@ -202,31 +234,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     compact = sub.add_parser(
         "compact",
         help="rewrite the served generation without tombstones",
-        epilog=MAINTENANCE_EXIT_CODES_HELP,
+        epilog=COMPACT_EXIT_CODES_HELP,
     )
     compact.add_argument("index_dir")
-    compact.add_argument("--keep", type=int, default=3)
-    compact.add_argument("--threads", type=int, default=None)
+    _add_keep(compact)
+    compact.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     _add_wait(compact)
     compact.set_defaults(func=run_compact)
 
     rollback = sub.add_parser(
         "rollback",
         help="serve the previous generation again (with every acknowledged write applied)",
-        epilog=MAINTENANCE_EXIT_CODES_HELP,
+        epilog=ROLLBACK_EXIT_CODES_HELP,
     )
     rollback.add_argument("index_dir")
     rollback.add_argument("--to", metavar="GEN", help="generation to serve (default: previous)")
     _add_wait(rollback)
     rollback.set_defaults(func=run_rollback)
 
-    generations = sub.add_parser("generations", help="list an index's generations")
+    generations = sub.add_parser(
+        "generations",
+        help="list an index's generations",
+        description="One line per generation, the served one marked with *: revision, live "
+        "products, tombstones, creation time, encoder.",
+        epilog=GENERATIONS_EXIT_CODES_HELP,
+    )
     generations.add_argument("index_dir")
     generations.set_defaults(func=run_generations)
 
-    gc = sub.add_parser("gc", help="delete old generations", epilog=MAINTENANCE_EXIT_CODES_HELP)
+    gc = sub.add_parser("gc", help="delete old generations", epilog=GC_EXIT_CODES_HELP)
     gc.add_argument("index_dir")
-    gc.add_argument("--keep", type=int, default=3)
+    _add_keep(gc, "generations to keep (default {keep}; the served one is always kept)")
     _add_wait(gc)
     gc.set_defaults(func=run_gc)
 
@@ -277,6 +315,10 @@ def run_index(args: argparse.Namespace) -> int:
         _positive("--" + name.replace("_", "-"), getattr(args, name))
     mapping = parse_mapping(args.map, args.mapping)
     fusion = _parse_fusion(args.fusion)
+    if args.currency is not None:
+        from tinyseek.indexer.prices import currency_code
+
+        currency_code(args.currency)  # a usage error before any work
     catalog = Path(args.catalog)
     if not catalog.is_file():
         raise FileNotFoundError(f"catalog not found: {catalog}")
@@ -293,6 +335,8 @@ def run_index(args: argparse.Namespace) -> int:
         mapping=mapping,
         encoding=args.encoding,
         fmt=args.format,
+        currency=args.currency,
+        unmapped=_unmapped(args),
         resume=args.resume,
         policy=BatchPolicy(args.batch_size, args.token_budget),
         checkpoint_rows=args.checkpoint_every,
@@ -332,7 +376,20 @@ def run_update(args: argparse.Namespace) -> int:
     rejects: list[Reject] = []
     products: list[Product] = []
     if args.upsert:
-        for item in read_catalog(args.upsert, mapping, encoding=args.encoding, fmt=args.format):
+        from tinyseek.indexer.prices import CatalogCurrency
+        from tinyseek.search.layout import current_generation, read_manifest
+
+        served = read_manifest(current_generation(Path(args.index_dir))).get("currency")
+        prices = CatalogCurrency(served, source="the index's")
+        items = read_catalog(
+            args.upsert,
+            mapping,
+            encoding=args.encoding,
+            fmt=args.format,
+            currency=prices,
+            unmapped=_unmapped(args),
+        )
+        for item in items:
             (rejects if isinstance(item, Reject) else products).append(item)  # type: ignore[arg-type]
     if args.rejects:
         with Path(args.rejects).open("w", encoding="utf-8") as fh:
@@ -347,10 +404,15 @@ def run_update(args: argparse.Namespace) -> int:
         writer.upsert(products)
         writer.delete(delete_ids)
         stats = writer.commit()
+    not_found = ""
+    if stats.missing:
+        shown = ", ".join(repr(i) for i in stats.missing_ids[:10])
+        more = f" and {stats.missing - 10} more" if stats.missing > 10 else ""
+        not_found = f"; not found (nothing deleted): {shown}{more}"
     print(
         f"{stats.generation} revision {stats.revision}: {stats.upserted} upserted "
-        f"({stats.replaced} replaced), {stats.deleted} deleted, {stats.missing} ids not found; "
-        f"{stats.live} live, {stats.tombstones} tombstones; {stats.seconds:.2f} s"
+        f"({stats.replaced} replaced), {stats.deleted} deleted; "
+        f"{stats.live} live, {stats.tombstones} tombstones; {stats.seconds:.2f} s{not_found}"
     )
     if rejects:
         from tinyseek.indexer.build import reject_kind
@@ -399,10 +461,15 @@ def run_generations(args: argparse.Namespace) -> int:
 
 def run_gc(args: argparse.Namespace) -> int:
     from tinyseek.indexer.generations import collect_garbage
+    from tinyseek.search.layout import list_generations
 
     _positive("--keep", args.keep)
     removed = collect_garbage(args.index_dir, args.keep, lock_wait=_wait(args))
-    print(f"removed {len(removed)}: {', '.join(p.name for p in removed) or '-'}")
+    kept = len(list_generations(Path(args.index_dir)))
+    if removed:
+        print(f"removed {len(removed)}: {', '.join(p.name for p in removed)}; {kept} kept")
+    else:
+        print(f"nothing to remove: {kept} generations, --keep {args.keep}")
     return EXIT_OK
 
 

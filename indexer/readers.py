@@ -3,7 +3,11 @@
 Formats: JSON Lines (UTF-8), CSV and TSV (encoding detected: UTF-8, with a BOM
 or without, or a legacy single-byte code page such as Latin-1 / cp1252), and
 Parquet. Source columns are mapped onto `Product` fields by a `FieldMapping`:
-each product field lists the source names tried in order (first present wins).
+each product field lists the source names tried in order (first present wins), except
+`attributes`, which merges every listed column (a JSON object, or a plain value kept
+under its column's name). Columns no field names are kept as attributes too (scalar
+values; `unmapped="none"` or a list of column names narrows that). Prices keep their
+currency (`indexer.prices`: symbols, ISO codes, decimal commas), one per catalog.
 
 Every reader yields items in file order, deterministically, so a resumed job can
 skip the first N items it already consumed. One bad row never stops a reader: it
@@ -23,8 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tinyseek.indexer.prices import CatalogCurrency, currency_code, parse_number, parse_price
 from tinyseek.search.types import Product
-from tinyseek.search.validation import MAX_FIELD_CHARS, check_product, normalise_id
+from tinyseek.search.validation import (
+    MAX_ATTRIBUTES,
+    MAX_FIELD_CHARS,
+    check_product,
+    normalise_id,
+)
 
 FieldMapping = Mapping[str, tuple[str, ...]]
 
@@ -39,8 +49,15 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     "rating": ("rating", "stars"),
     "in_stock": ("in_stock", "available", "availability"),
     "attributes": ("attributes", "attrs"),
+    "image_url": ("image_url", "image", "image_link", "picture"),
+    "currency": ("currency", "price_currency"),
 }
 PRODUCT_FIELDS = tuple(DEFAULT_MAPPING)
+"""The fields a row maps onto: the product's, and `currency` (the ISO code of the row's
+price, when the catalog has such a column)."""
+Unmapped = str | Sequence[str]
+"""Which columns no field names become attributes: "all" (the default), "none", or the
+names of those to keep."""
 FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -120,11 +137,17 @@ def parse_mapping(
 # --------------------------------------------------------------------------- rows -> products
 
 
-def _pick(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+def _pick(row: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any]:
+    """The first of `names` with a value in the row, and the value (None when none has)."""
     for name in names:
         if name in row and row[name] not in (None, ""):
-            return row[name]
-    return None
+            return name, row[name]
+    return (names[0] if names else ""), None
+
+
+def _named(field: str, column: str) -> str:
+    """How a reject reason names a field: with its source column when that differs."""
+    return field if column in ("", field) else f"{field} (column {column!r})"
 
 
 def _number(field: str, value: Any) -> float | None:
@@ -133,7 +156,7 @@ def _number(field: str, value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"{field} must be a number, got {value!r}")
     try:
-        number = float(str(value).strip().lstrip("$").replace(",", ""))
+        number = parse_number(value.strip()) if isinstance(value, str) else float(value)
     except ValueError:
         raise ValueError(f"{field} must be a number, got {value!r}") from None
     if not math.isfinite(number):
@@ -141,7 +164,7 @@ def _number(field: str, value: Any) -> float | None:
     return number
 
 
-def _boolean(value: Any) -> bool:
+def _boolean(value: Any, field: str = "in_stock") -> bool:
     if value is None:
         return True
     if isinstance(value, bool):
@@ -151,7 +174,7 @@ def _boolean(value: Any) -> bool:
         return True
     if text in ("false", "0", "no", "n", "out of stock", "out_of_stock"):
         return False
-    raise ValueError(f"in_stock must be a boolean, got {value!r}")
+    raise ValueError(f"{field} must be a boolean, got {value!r}")
 
 
 def _text(field: str, value: Any) -> str:
@@ -164,59 +187,154 @@ def _text(field: str, value: Any) -> str:
     return str(value).strip()
 
 
-def product_from_row(row: Mapping[str, Any], mapping: FieldMapping = DEFAULT_MAPPING) -> Product:
-    """Map one source row onto a Product; raises ValueError naming the bad field."""
-    raw_id = _text("id", _pick(row, mapping["id"]))
+def _scalar(value: Any) -> str | None:
+    """A plain cell value as attribute text; None for empty, nested or unsupported values."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (str, int, float)):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _attributes_of(column: str, value: Any) -> dict[str, str]:
+    """The attributes one mapped column contributes: a JSON object's entries, or the value
+    itself under the column's name."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{_named('attributes', column)} must be a JSON object") from None
+    if isinstance(value, list):  # Parquet map columns arrive as (key, value) pairs
+        try:
+            value = dict(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{_named('attributes', column)} must be an object") from None
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items() if v is not None}
+    text = _scalar(value)
+    if text is None:
+        raise ValueError(
+            f"{_named('attributes', column)} must be an object or a plain value, "
+            f"got {type(value).__name__}"
+        )
+    return {column: text}
+
+
+def _unmapped_columns(
+    row: Mapping[str, Any], mapping: FieldMapping, unmapped: Unmapped
+) -> dict[str, str]:
+    if unmapped == "none":
+        return {}
+    named = {column for columns in mapping.values() for column in columns}
+    wanted = None if unmapped == "all" else set(unmapped)
+    kept = {}
+    for column, value in row.items():
+        if column in named or (wanted is not None and column not in wanted):
+            continue
+        text = _scalar(value)
+        if text is not None:
+            kept[str(column)] = text
+    return kept
+
+
+def product_from_row(
+    row: Mapping[str, Any],
+    mapping: FieldMapping = DEFAULT_MAPPING,
+    currency: CatalogCurrency | None = None,
+    unmapped: Unmapped = "all",
+) -> Product:
+    """Map one source row onto a Product; raises ValueError naming the bad field and, when
+    it differs, the column. `currency` is the catalog's (see `indexer.prices`)."""
+    currency = currency if currency is not None else CatalogCurrency()
+
+    def pick(field: str) -> tuple[str, Any]:
+        return _pick(row, mapping.get(field, ()))
+
+    column, value = pick("id")
+    raw_id = _text(_named("id", column), value)
     if not raw_id:
         raise ValueError("missing id")
     product_id = normalise_id(raw_id)
-    title = _text("title", _pick(row, mapping["title"]))
+    column, value = pick("title")
+    title = _text(_named("title", column), value)
     if not title:
         raise ValueError("missing title")
-    category = _pick(row, mapping["category"])
+    column, category = pick("category")
     if isinstance(category, list):
-        category = " > ".join(_text("category", c) for c in category)
-    attributes = _pick(row, mapping["attributes"]) or {}
-    if isinstance(attributes, str):
+        category = " > ".join(_text(_named("category", column), c) for c in category)
+    category = _text(_named("category", column), category)
+    attributes = _unmapped_columns(row, mapping, unmapped)
+    for name in mapping.get("attributes", ()):
+        if row.get(name) not in (None, ""):
+            attributes.update(_attributes_of(name, row[name]))
+    column, code = pick("currency")
+    if code is not None:
+        if not isinstance(code, str):
+            raise ValueError(f"{_named('currency', column)} must be a currency code, got {code!r}")
         try:
-            attributes = json.loads(attributes)
-        except ValueError:
-            raise ValueError("attributes must be a JSON object") from None
-    if isinstance(attributes, list):  # Parquet map columns arrive as (key, value) pairs
-        try:
-            attributes = dict(attributes)
-        except (TypeError, ValueError):
-            raise ValueError("attributes must be an object") from None
-    if not isinstance(attributes, Mapping):
-        raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
-    rating = _number("rating", _pick(row, mapping["rating"]))
-    return check_product(
-        Product(
-            id=product_id,
-            title=title,
-            description=_text("description", _pick(row, mapping["description"])),
-            brand=_text("brand", _pick(row, mapping["brand"])),
-            category=_text("category", category),
-            price=_number("price", _pick(row, mapping["price"])),
-            rating=rating,
-            in_stock=_boolean(_pick(row, mapping["in_stock"])),
-            attributes={str(k): str(v) for k, v in attributes.items()},
+            currency.agree(currency_code(code), f"{_named('currency', column)} {code!r}")
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+    column, value = pick("price")
+    price = parse_price(value, currency, _named("price", column))
+    column, value = pick("rating")
+    rating = _number(_named("rating", column), value)
+    column, value = pick("in_stock")
+    in_stock = _boolean(value, _named("in_stock", column))
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise ValueError(
+            f"{len(attributes)} attributes (columns {', '.join(list(attributes)[:5])}, ...); "
+            f"the limit is {MAX_ATTRIBUTES}: name the columns to keep with --attributes"
         )
+    texts = {}
+    columns = {}
+    for field in ("description", "brand", "image_url"):
+        column, value = pick(field)
+        texts[field] = _text(_named(field, column), value)
+        columns[field] = column
+    product = Product(
+        id=product_id,
+        title=title,
+        description=texts["description"],
+        brand=texts["brand"],
+        category=category,
+        price=price,
+        rating=rating,
+        in_stock=in_stock,
+        attributes=attributes,
+        image_url=texts["image_url"],
     )
+    try:
+        return check_product(product)
+    except ValueError as exc:  # say which column the field came from
+        reason = str(exc)
+        for field, column in columns.items():
+            if reason.startswith(f"{field} "):
+                reason = _named(field, column) + reason[len(field) :]
+        raise ValueError(reason) from None
 
 
 # A source row: its line number, then the parsed row or the reason it could not be parsed.
 SourceRow = tuple[int, "Mapping[str, Any] | str", str]
 
 
-def _products(rows: Iterable[SourceRow], mapping: FieldMapping) -> Iterator[Product | Reject]:
+def _products(
+    rows: Iterable[SourceRow],
+    mapping: FieldMapping,
+    currency: CatalogCurrency | None,
+    unmapped: Unmapped,
+) -> Iterator[Product | Reject]:
+    currency = currency if currency is not None else CatalogCurrency()
     seen: set[str] = set()
     for line, row, raw in rows:
         if isinstance(row, str):
             yield Reject(line, row, raw[:RAW_LIMIT])
             continue
         try:
-            product = product_from_row(row, mapping)
+            product = product_from_row(row, mapping, currency, unmapped)
         except ValueError as exc:
             yield Reject(line, str(exc), raw[:RAW_LIMIT])
             continue
@@ -255,9 +373,14 @@ def _lossy(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").rstrip("\r\n")
 
 
-def read_jsonl(path: Path, mapping: FieldMapping = DEFAULT_MAPPING) -> Iterator[Product | Reject]:
+def read_jsonl(
+    path: Path,
+    mapping: FieldMapping = DEFAULT_MAPPING,
+    currency: CatalogCurrency | None = None,
+    unmapped: Unmapped = "all",
+) -> Iterator[Product | Reject]:
     """Products from a JSON Lines file; bad lines (and repeated ids) become Rejects."""
-    return _products(_jsonl_rows(path), mapping)
+    return _products(_jsonl_rows(path), mapping, currency, unmapped)
 
 
 # --------------------------------------------------------------------------- CSV / TSV
@@ -437,10 +560,12 @@ def read_delimited(
     delimiter: str,
     mapping: FieldMapping = DEFAULT_MAPPING,
     encoding: str | None = None,
+    currency: CatalogCurrency | None = None,
+    unmapped: Unmapped = "all",
 ) -> Iterator[Product | Reject]:
     """Products from a CSV/TSV file with a header row; encoding detected unless given."""
     csv.field_size_limit(MAX_CSV_FIELD)
-    return _products(_delimited_rows(path, delimiter, encoding), mapping)
+    return _products(_delimited_rows(path, delimiter, encoding), mapping, currency, unmapped)
 
 
 # --------------------------------------------------------------------------- Parquet
@@ -468,9 +593,14 @@ def _parquet_rows(path: Path) -> Iterator[SourceRow]:
                 yield number, reason if reason else decoded, raw
 
 
-def read_parquet(path: Path, mapping: FieldMapping = DEFAULT_MAPPING) -> Iterator[Product | Reject]:
+def read_parquet(
+    path: Path,
+    mapping: FieldMapping = DEFAULT_MAPPING,
+    currency: CatalogCurrency | None = None,
+    unmapped: Unmapped = "all",
+) -> Iterator[Product | Reject]:
     """Products from a Parquet file, streamed in record batches; `line` is the 1-based row."""
-    return _products(_parquet_rows(path), mapping)
+    return _products(_parquet_rows(path), mapping, currency, unmapped)
 
 
 # --------------------------------------------------------------------------- catalog
@@ -495,17 +625,26 @@ def read_catalog(
     mapping: FieldMapping = DEFAULT_MAPPING,
     encoding: str | None = None,
     fmt: str | None = None,
+    currency: CatalogCurrency | None = None,
+    unmapped: Unmapped = "all",
 ) -> Iterator[Product | Reject]:
-    """Products and Rejects from a catalog file, in file order."""
+    """Products and Rejects from a catalog file, in file order.
+
+    `currency` collects the catalog's currency as rows are read (pass one to learn it, or
+    `CatalogCurrency("EUR")` to declare it); `unmapped` says which columns no field names
+    are kept as attributes ("all", "none" or column names)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"catalog not found: {path}")
+    if isinstance(unmapped, str) and unmapped not in ("all", "none"):
+        raise ValueError(f"unmapped must be 'all', 'none' or column names, got {unmapped!r}")
     kind = catalog_format(path, fmt)
     if kind == "jsonl":
-        return read_jsonl(path, mapping)
+        return read_jsonl(path, mapping, currency, unmapped)
     if kind == "parquet":
-        return read_parquet(path, mapping)
-    return read_delimited(path, "\t" if kind == "tsv" else ",", mapping, encoding)
+        return read_parquet(path, mapping, currency, unmapped)
+    delimiter = "\t" if kind == "tsv" else ","
+    return read_delimited(path, delimiter, mapping, encoding, currency, unmapped)
 
 
 def count_rows(path: str | Path, fmt: str | None = None) -> int:

@@ -107,6 +107,8 @@ class CommitStats:
     """Journal records applied (another writer's pending writes included)."""
     journal_seq: int = 0
     """The last journal record the generation now holds."""
+    missing_ids: tuple[str, ...] = ()
+    """The ids of `missing`, in the order they were asked."""
 
 
 def dense_file_name(revision: int) -> str:
@@ -274,6 +276,7 @@ def apply_journal(
         replaced=sum(1 for pid in previous if pid in upserted_ids),
         deleted=sum(1 for pid in deletes if pid in previous),
         missing=sum(1 for pid in deletes if pid not in previous),
+        missing_ids=tuple(dict.fromkeys(pid for pid in deletes if pid not in previous)),
         live=live,
         tombstones=total - live,
         seconds=time.perf_counter() - started,

@@ -6,6 +6,8 @@ import argparse
 import time
 from typing import Any
 
+from tinyseek.errors import exit_codes_help
+
 FILTER_HELP = (
     "filter KEY=VALUE, repeatable; keys: category (path prefix), brand, price_min, price_max, "
     "rating_min, in_stock"
@@ -23,7 +25,11 @@ def parse_filter_args(items: list[str] | None) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("search", help="search an index and print the results")
+    parser = sub.add_parser(
+        "search",
+        help="search an index and print the results",
+        epilog=exit_codes_help((0, 2, 5, 8)),
+    )
     parser.add_argument("index_dir", help="index directory (built by `tinyseek index`)")
     parser.add_argument("query", help="search text")
     parser.add_argument("-k", type=int, default=10, help="number of results (default 10)")

@@ -106,9 +106,7 @@ def check_product(product: Product) -> Product:
         if (cleaned := clean_text(value)) != value:
             changes[field] = cleaned
     if not _IMAGE_URL.fullmatch(product.image_url):
-        raise ValueError(
-            f"image_url {product.image_url[:80]!r} is not an http(s) URL or a path"
-        )
+        raise ValueError(f"image_url {product.image_url[:80]!r} is not an http(s) URL or a path")
     check_attributes(product.attributes)
     attributes = {clean_text(k): clean_text(v) for k, v in product.attributes.items()}
     if attributes != dict(product.attributes):

@@ -366,7 +366,54 @@ def test_cli_exit_codes(
     assert code == 0 and stdout.splitlines()[-1].startswith("* gen-000003")
     assert run_cli(monkeypatch, capsys, "rollback", out)[0] == 0
     code, help_text, _ = run_cli(monkeypatch, capsys, "index", "--help")
+    help_text = " ".join(help_text.split())
     assert code == 0 and "exit codes" in help_text and "4 another writer" in help_text
+    code, stdout, _ = run_cli(monkeypatch, capsys, "update", out, "--delete-id", "NOPE-1")
+    assert code == 0 and "0 deleted" in stdout and "not found (nothing deleted): 'NOPE-1'" in stdout
+    code, stdout, _ = run_cli(monkeypatch, capsys, "gc", out, "--keep", "3")
+    assert code == 0 and stdout.strip() == "nothing to remove: 3 generations, --keep 3"
+    code, stdout, _ = run_cli(monkeypatch, capsys, "gc", out, "--keep", "1")
+    assert code == 0 and stdout.strip() == "removed 1: gen-000001; 2 kept"  # the served one too
+
+
+def test_the_catalog_currency_reaches_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        'id,title,price,colour\nA,Oak table,"1.499,00 €",brown\nB,Pine shelf,£5,white\n'
+        "C,Teak bench,99,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "idx"
+    stats = build_catalog(catalog, out, HashingEncoder())
+    assert (stats.products, stats.rejected) == (2, 1)
+    assert read_manifest(current_generation(out))["currency"] == "EUR"
+    engine = Engine.open(out, encoder=HashingEncoder())
+    assert engine.generation.store.get([0])[0].attributes == {"colour": "brown"}
+    assert engine.generation.store.get([0])[0].price == 1499.0
+    build_module.compact(out, encoder=HashingEncoder())
+    assert read_manifest(current_generation(out))["currency"] == "EUR"  # carried over
+    # declared: `$` is then the declared dollar, and the euro row is the one rejected
+    dollars = tmp_path / "dollars.csv"
+    dollars.write_text("id,title,price\nA,Lamp,$5\nB,Rug,€7\n", encoding="utf-8")
+    code, stdout, _ = run_cli(
+        monkeypatch, capsys, "index", str(dollars), "--out", str(tmp_path / "cad"),
+        "--currency", "cad", "--no-progress",
+    )  # fmt: skip
+    assert code == 1 and "1 rows rejected" in stdout
+    assert read_manifest(current_generation(tmp_path / "cad"))["currency"] == "CAD"
+    code, _, err = run_cli(
+        monkeypatch, capsys, "index", str(dollars), "--out", str(tmp_path / "x"),
+        "--currency", "dollars",
+    )  # fmt: skip
+    assert code == 2 and "unknown currency 'dollars'" in err
+    # an update's prices must be in the index's currency
+    delta = tmp_path / "delta.csv"
+    delta.write_text("id,title,price\nD,Stool,$9\nE,Bowl,€12\n", encoding="utf-8")
+    cad = str(tmp_path / "cad")
+    code, stdout, _ = run_cli(monkeypatch, capsys, "update", cad, "--upsert", str(delta))
+    assert code == 1 and "1 upserted" in stdout and "1 rows rejected" in stdout
 
 
 def test_hnsw_build_is_reproducible(tmp_path: Path, catalog: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tinyseek.indexer.prices import CatalogCurrency
 from tinyseek.indexer.readers import (
     Reject,
     count_rows,
@@ -266,3 +267,92 @@ def test_field_limits_and_value_rules_match_the_api(tmp_path: Path) -> None:
     big.write_text("id,title\nB1," + "z" * (3 << 20) + "\nB2,Fine\n", encoding="utf-8")
     products, rejects = split(list(read_catalog(big)))
     assert [p.id for p in products] == ["B2"] and [r.line for r in rejects] == [2]
+
+
+def test_prices_with_currencies_and_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.csv"
+    path.write_text(
+        "id;title;price\n".replace(";", ",")
+        + 'a,Oak table,"€1.499"\n'
+        + 'b,Pine shelf,"249,90 €"\n'
+        + 'c,Teak bench,"EUR 1 099,00"\n'
+        + "d,Desk lamp,£249\n"
+        + "e,Stool,12\n",
+        encoding="utf-8",
+    )
+    prices = CatalogCurrency()
+    products, rejects = split(list(read_catalog(path, currency=prices)))
+    assert [(p.id, p.price) for p in products] == [
+        ("a", 1499.0),
+        ("b", 249.9),
+        ("c", 1099.0),
+        ("e", 12.0),
+    ]
+    assert prices.code == "EUR"
+    assert [(r.line, r.reason) for r in rejects] == [
+        (5, "price '£249' is in GBP, but the catalog's prices are in EUR (set by its first "
+         "priced row; one currency per catalog)"),
+    ]  # fmt: skip
+
+
+def test_a_currency_column_and_a_declared_currency(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    rows = [
+        {"sku": "1", "name": "Kettle", "cost": "49,00", "currency": "EUR"},
+        {"sku": "2", "name": "Toaster", "cost": "59.5", "currency": "usd"},
+        {"sku": "3", "name": "Mixer", "cost": 89},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    mapping = parse_mapping(["id=sku", "title=name", "price=cost"])
+    prices = CatalogCurrency("EUR")
+    products, rejects = split(list(read_catalog(path, mapping, currency=prices)))
+    assert [(p.id, p.price) for p in products] == [("1", 49.0), ("3", 89.0)]
+    assert rejects[0].reason.startswith("currency 'usd' is in USD, but the catalog's prices")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,title,cost\nx,Lamp,cheap\n", encoding="utf-8")
+    (reject,) = list(read_catalog(bad, parse_mapping(["price=cost"])))
+    assert isinstance(reject, Reject)
+    assert reject.reason.startswith("price (column 'cost') must be a number, got 'cheap'")
+
+
+def test_unmapped_columns_become_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.csv"
+    path.write_text(
+        "id,title,colour,material,image\n"
+        "a,Oak chair,red,oak,https://shop.example/a.jpg\n"
+        "b,Pine chair,,pine,javascript:alert(1)\n",
+        encoding="utf-8",
+    )
+    products, rejects = split(list(read_catalog(path)))
+    (chair,) = products
+    assert chair.attributes == {"colour": "red", "material": "oak"}
+    assert chair.image_url == "https://shop.example/a.jpg"  # the `image` column
+    assert rejects[0].reason.startswith("image_url (column 'image') 'javascript:alert(1)' is not")
+    only = split(list(read_catalog(path, unmapped=["material"])))[0]
+    assert only[0].attributes == {"material": "oak"}
+    assert split(list(read_catalog(path, unmapped="none")))[0][0].attributes == {}
+    # a plain column mapped onto attributes keeps its name, beside a JSON object column
+    jsonl = tmp_path / "catalog.jsonl"
+    row = {"id": "c", "title": "Rug", "colour": "blue", "attributes": {"size": "2x3 m"}}
+    jsonl.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    mapping = parse_mapping(["attributes=attributes,colour"])
+    (rug,) = split(list(read_catalog(jsonl, mapping, unmapped="none")))[0]
+    assert rug.attributes == {"size": "2x3 m", "colour": "blue"}
+
+
+def test_reject_reasons_name_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.csv"
+    path.write_text(
+        "sku,name,stars,stock,notes\n"
+        "1,Lamp,five,yes,ok\n"
+        "2,Vase,4,maybe,ok\n"
+        f"3,Bowl,4,yes,{'x' * 2001}\n",
+        encoding="utf-8",
+    )
+    mapping = parse_mapping(["id=sku", "title=name", "rating=stars", "in_stock=stock"])
+    rejects = split(list(read_catalog(path, mapping)))[1]
+    assert [r.reason for r in rejects] == [
+        "rating (column 'stars') must be a number, got 'five'",
+        "in_stock (column 'stock') must be a boolean, got 'maybe'",
+        "attribute 'notes' is 2001 characters long; the limit is 2000",
+    ]

