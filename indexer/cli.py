@@ -58,7 +58,7 @@ lock on INDEX_DIR/.writer.lock, waiting up to `--wait` seconds (default 30) for
 another writer (the service applies each API write under it for a moment) before
 giving up (exit code 4).
 
-Exit codes (all indexer commands):
+Exit codes (each command's --help lists the ones it can return):
 
     0  success
     1  success, but some rows were rejected (the index was published; see --rejects)

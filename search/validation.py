@@ -55,10 +55,12 @@ _ID = re.compile(ID_PATTERN)
 _URL_CHAR = f"[^{WHITESPACE}{_CONTROL}<>\"']"
 IMAGE_URL_PATTERN = (
     rf"^(?:(?i:https?)://{_URL_CHAR}+|/{_URL_CHAR}*|[^{WHITESPACE}{_CONTROL}<>\"':/?#]"
-    rf"[^{WHITESPACE}{_CONTROL}<>\"':?#]*(?:[?#]{_URL_CHAR}*)?)?$"
+    rf"[^{WHITESPACE}{_CONTROL}<>\"':?#]*(?:[?#]{_URL_CHAR}*)?"
+    r"|data:image/(?:png|jpeg|gif|webp|avif);base64,[A-Za-z0-9+/]+={0,2})?$"
 )
-"""A valid image_url: empty, an http(s) URL or a path (absolute or relative), without
-whitespace, quotes or angle brackets; no other scheme (`javascript:`, `data:`, `file:`)."""
+"""A valid image_url: empty, an http(s) URL, a path (absolute or relative) without
+whitespace, quotes or angle brackets, or a base64 `data:image/...` picture (PNG, JPEG, GIF,
+WebP, AVIF); no other scheme (`javascript:`, `file:`, other `data:`)."""
 _IMAGE_URL = re.compile(IMAGE_URL_PATTERN)
 _CONTROL_CHAR = re.compile(f"[{_CONTROL}]")
 

@@ -382,7 +382,14 @@ def test_writes_under_a_query_loop_fail_no_request(client: httpx.Client, server:
 
 def test_invalid_products_refused(client: httpx.Client) -> None:
     key = {"X-API-Key": API_KEY}
-    for bad in ({"id": "x"}, {"id": "", "title": "t"}, {"id": "x", "title": "t", "price": -1}):
+    for bad in (
+        {"id": "x"},
+        {"id": "", "title": "t"},
+        {"id": "x", "title": "t", "price": -1},
+        {"id": "x", "title": "t", "image_url": "javascript:alert(1)"},
+        {"id": "x", "title": "t", "image_url": "data:text/html;base64,PHNjcmlwdD4="},
+        {"id": "x", "title": "t", "image_url": "https://shop.example/a b.jpg"},
+    ):
         response = client.post("/documents", json={"products": [bad]}, headers=key)
         assert response.status_code == 422, response.text
     assert client.post("/documents", json={"products": []}, headers=key).status_code == 422

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tinyseek.search import Engine, Product
-from tinyseek.search.bm25 import all_text
+from tinyseek.search.bm25 import all_text, content_words, query_tokens, words
 from tinyseek.search.facets import FacetRequest, default_price_edges, nice_number
 from tinyseek.search.synonyms import SYNONYMS_FILE, Synonyms
 from tinyseek.search.types import MatchKind, SortOrder
@@ -57,6 +57,29 @@ def matching_products(engine: Engine, query: str, filters: dict[str, Any]) -> li
     return [h.product for h in page.hits]
 
 
+def passes(product: Product, filters: dict[str, Any]) -> bool:
+    """The filters, spelled out over the catalog's own fields."""
+    if "category" in filters:
+        wanted = [level.lower() for level in filters["category"].split(" > ")]
+        if [level.lower() for level in product.category_levels[: len(wanted)]] != wanted:
+            return False
+    price = product.price
+    if "price_min" in filters and (price is None or price < filters["price_min"]):
+        return False
+    if "price_max" in filters and (price is None or price > filters["price_max"]):
+        return False
+    if "in_stock" in filters and product.in_stock != filters["in_stock"]:
+        return False
+    rating = product.rating
+    return "rating_min" not in filters or (rating is not None and rating >= filters["rating_min"])
+
+
+def has_every_word(product: Product, query: str) -> bool:
+    """Every content word of the query appears in the product's text as a word."""
+    text = set(words(all_text(product)))
+    return all(w in text for w in content_words(query_tokens(query)))
+
+
 def brute_force(products: list[Product], level: int) -> dict[str, Any]:
     brands = Counter(p.brand for p in products if p.brand)
     categories = Counter(
@@ -93,6 +116,12 @@ def test_facet_counts_equal_a_brute_force_count(
         # the matching products as the catalog file has them, not as the engine read them
         products = [catalog[p.id] for p in matching_products(sample_engine, query, filters)]
         assert page.total == len(products), query
+        assert all(passes(p, filters) for p in products), query
+        searched = page.corrected_query or query
+        literal = {
+            p.id for p in sample_products if passes(p, filters) and has_every_word(p, searched)
+        }
+        assert literal <= {p.id for p in products}, (query, literal - {p.id for p in products})
         facets = page.facets
         assert facets is not None and facets.category_level is not None
         expected = brute_force(products, facets.category_level)
