@@ -516,14 +516,21 @@ def facet_options(
     category_level: int | None,
     price_buckets: str | list[float] | None,
 ) -> dict[str, Any] | None:
-    """`Engine.search_page`'s facets argument from request fields (None: no facets)."""
+    """`Engine.search_page`'s facets argument from request fields (None: no facets). The
+    service takes price bucket edges in any order (sorted, repeats dropped), as its schema
+    says; the library asks for them ascending."""
     if not names:
         return None
+    edges: list[float] | None = None
+    if isinstance(price_buckets, str):
+        edges = [float(e) for e in price_buckets.split(",") if e.strip()]
+    elif price_buckets is not None:
+        edges = list(price_buckets)
     return {
         "fields": names,
         "size": size,
         "category_level": category_level,
-        "price_edges": price_buckets,
+        "price_edges": None if edges is None else sorted(set(edges)),
     }
 
 

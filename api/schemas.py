@@ -63,6 +63,14 @@ class WeightsIn(BaseModel):
     rrf_k: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_json_integer)] | None = None
 
 
+# Spaces only around the items (what any client sends): a narrower rule than the handler's
+# strip() keeps the schema within what the handler accepts, and the regex small.
+_NAME = f" *(?:all|{'|'.join(f.value for f in FacetField)})? *"
+FACET_NAMES = f"^{_NAME}(?:,{_NAME})*$"
+"""GET's `facets`: facet names (or all) separated by commas."""
+_EDGE = r" *(?:[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15}))? *"
+PRICE_EDGES = f"^{_EDGE}(?:,{_EDGE}){{0,{MAX_PRICE_EDGES - 1}}}$"
+"""GET's `price_buckets`: at most MAX_PRICE_EDGES decimal numbers separated by commas."""
 SORT_HELP = "relevance (default), price_asc, price_desc or rating (highest first)"
 FACETS_HELP = (
     "facets to count over the matching products: all, or some of brand, category, price, "
@@ -70,7 +78,7 @@ FACETS_HELP = (
 )
 FACET_SIZE_HELP = "at most this many brands and categories (default 10)"
 LEVEL_HELP = "count categories at this path level (default: one below the category filter)"
-PRICE_HELP = "price bucket edges, ascending (default: the index's)"
+PRICE_HELP = "price bucket edges (default: the index's)"
 HIGHLIGHT_HELP = "mark the query's words in each hit's title and description"
 
 
@@ -93,7 +101,7 @@ class SearchRequest(BaseModel):
     facet_size: JsonInt = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
     category_level: JsonInt | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
     price_buckets: list[float] | None = Field(
-        default=None, max_length=MAX_PRICE_EDGES, description=PRICE_HELP
+        default=None, max_length=MAX_PRICE_EDGES, description=PRICE_HELP + ", in any order"
     )
     highlight: bool = Field(default=False, description=HIGHLIGHT_HELP)
 
@@ -124,12 +132,18 @@ class SearchQuery(BaseModel):
     )
     sort: SortOrder = Field(default=SortOrder.RELEVANCE, description=SORT_HELP)
     facets: str | None = Field(
-        default=None, max_length=200, description=FACETS_HELP + "; comma-separated"
+        default=None,
+        max_length=200,
+        pattern=FACET_NAMES,
+        description=FACETS_HELP + "; comma-separated",
     )
     facet_size: int = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
     category_level: int | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
     price_buckets: str | None = Field(
-        default=None, max_length=1000, description=PRICE_HELP + "; comma-separated"
+        default=None,
+        max_length=1000,
+        pattern=PRICE_EDGES,
+        description=PRICE_HELP + "; comma-separated, in any order",
     )
     highlight: bool = Field(default=False, description=HIGHLIGHT_HELP)
 

@@ -368,6 +368,7 @@ def run_update(args: argparse.Namespace) -> int:
 
     if not args.upsert and not args.delete and not args.delete_id:
         raise ValueError("nothing to do: pass --upsert FILE and/or --delete FILE / --delete-id")
+    wait = _wait(args)  # usage errors before anything is read
     mapping = parse_mapping(args.map, args.mapping)
     delete_ids = list(args.delete_id)
     if args.delete:
@@ -399,7 +400,6 @@ def run_update(args: argparse.Namespace) -> int:
         from tinyseek.models.encoder import load_encoder
 
         encoder = load_encoder(args.encoder, threads=args.threads)
-    wait = _wait(args)
     with IndexWriter(args.index_dir, encoder, threads=args.threads, wait=wait) as writer:
         writer.upsert(products)
         writer.delete(delete_ids)

@@ -64,11 +64,12 @@ class FacetRequest:
         category_level: int | None = None,
         price_edges: str | Sequence[float] | None = None,
     ) -> FacetRequest:
-        """From user input: `fields` is "all" or names (a list, or one comma-separated string),
-        `price_edges` numbers (or one comma-separated string); ValueError with the reason."""
+        """From user input: `fields` is "all" or names (a list, or one comma-separated string;
+        "all" among them means all), `price_edges` numbers (or one comma-separated string);
+        ValueError with the reason."""
         names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields)
         names = [n for n in names if n]
-        if names == ["all"]:
+        if "all" in names:
             chosen = frozenset(FacetField)
         else:
             try:
