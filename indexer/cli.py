@@ -70,6 +70,15 @@ Exit codes (all indexer commands):
     6  the disk is full; nothing half-written is left behind
     7  refused: publishing would drop acknowledged writes the journal no longer holds
     8  unexpected internal error (--debug or TINYSEEK_DEBUG=1 prints the traceback)
+    9  refused: the new generation scores worse than the served one on the index's
+       reference labels (index, compact; --force publishes it, recorded as forced)
+   10  update applied, but quality fell past the tolerance on the reference labels
+
+With reference labels attached (`tinyseek labels attach INDEX_DIR FILE`), every new
+generation (index, compact, a new encoder or fusion) is scored on them before it is
+published and refused when F1@10 or nDCG@10 of a configuration falls by more than the
+tolerance against the served generation; `update` re-scores after writes that touch
+judged products or 1% of the catalog and raises the alarm instead (the writes are kept).
 """
 
 from __future__ import annotations
@@ -79,7 +88,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyseek.errors import EXIT_OK, EXIT_REJECTS
+from tinyseek.errors import EXIT_OK, EXIT_QUALITY_ALARM, EXIT_REJECTS
 
 if TYPE_CHECKING:
     from tinyseek.search.types import FusionWeights
@@ -89,15 +98,23 @@ _FAILURES = (
     "4 another writer held the index lock past --wait; 5 damaged index (file named); "
     "6 disk full; 8 internal error"
 )
+_REFUSED = "9 refused: scored worse than the served generation on the reference labels"
 EXIT_CODES_HELP = (
     "exit codes: 0 ok; 1 published but some rows were rejected; 2 usage/config error; "
-    f"3 no valid products (nothing published); {_FAILURES}; 7 would drop acknowledged writes"
+    f"3 no valid products (nothing published); {_FAILURES}; 7 would drop acknowledged writes; "
+    f"{_REFUSED}"
 )
 UPDATE_EXIT_CODES_HELP = (
-    f"exit codes: 0 ok; 1 applied but some rows were rejected; 2 usage/config error; {_FAILURES}"
+    f"exit codes: 0 ok; 1 applied but some rows were rejected; 2 usage/config error; {_FAILURES}; "
+    "10 applied, but quality fell past the tolerance on the reference labels (alarm)"
 )
 MAINTENANCE_EXIT_CODES_HELP = (
     f"exit codes: 0 ok; 2 usage/config error; {_FAILURES}; 7 would drop acknowledged writes"
+)
+COMPACT_EXIT_CODES_HELP = f"{MAINTENANCE_EXIT_CODES_HELP}; {_REFUSED}"
+FORCE_HELP = (
+    "publish even if the new generation scores worse than the served one on the index's "
+    "reference labels (tinyseek labels attach); recorded as forced"
 )
 
 
@@ -177,6 +194,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "made after the catalog file was last modified (default), or after this build starts "
         "(the catalog already holds every earlier write)",
     )
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_wait(parser)
     parser.set_defaults(func=run_index)
 
@@ -202,11 +220,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     compact = sub.add_parser(
         "compact",
         help="rewrite the served generation without tombstones",
-        epilog=MAINTENANCE_EXIT_CODES_HELP,
+        epilog=COMPACT_EXIT_CODES_HELP,
     )
     compact.add_argument("index_dir")
     compact.add_argument("--keep", type=int, default=3)
     compact.add_argument("--threads", type=int, default=None)
+    compact.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_wait(compact)
     compact.set_defaults(func=run_compact)
 
@@ -303,6 +322,7 @@ def run_index(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         lock_wait=wait,
         writes_since=args.writes_since,
+        force=args.force,
     )
     resumed = (
         f"; resumed with {stats.resumed_from} products already embedded"
@@ -318,6 +338,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.quality import check_in_place
     from tinyseek.indexer.readers import Reject, parse_mapping, read_catalog
     from tinyseek.indexer.writer import IndexWriter
     from tinyseek.search.types import Product
@@ -347,6 +368,7 @@ def run_update(args: argparse.Namespace) -> int:
         writer.upsert(products)
         writer.delete(delete_ids)
         stats = writer.commit()
+        check = check_in_place(Path(args.index_dir), writer.encoder)
     print(
         f"{stats.generation} revision {stats.revision}: {stats.upserted} upserted "
         f"({stats.replaced} replaced), {stats.deleted} deleted, {stats.missing} ids not found; "
@@ -361,6 +383,11 @@ def run_update(args: argparse.Namespace) -> int:
         print(_summary(len(rejects), reasons, args.rejects))
     if stats.tombstones > stats.live // 4:
         print(f"hint: many tombstones; `tinyseek compact {args.index_dir}` removes them")
+    if check is not None:
+        print(f"quality: {check.report.summary() if check.report else check.reason}")
+        if check.alarm is not None:
+            print(f"QUALITY ALARM: {check.alarm.message()}")
+            return EXIT_QUALITY_ALARM
     return EXIT_REJECTS if rejects else EXIT_OK
 
 
@@ -369,7 +396,9 @@ def run_compact(args: argparse.Namespace) -> int:
 
     _positive("--keep", args.keep)
     wait = _wait(args)
-    stats = compact(args.index_dir, keep=args.keep, threads=args.threads, lock_wait=wait)
+    stats = compact(
+        args.index_dir, keep=args.keep, threads=args.threads, lock_wait=wait, force=args.force
+    )
     print(f"published {stats.generation.name}: {stats.products} products, no tombstones")
     return EXIT_OK
 
@@ -393,6 +422,7 @@ def run_generations(args: argparse.Namespace) -> int:
         print(
             f"{mark} {info.name}  rev {info.revision:<4} {info.products:>9} products "
             f"{info.tombstones:>7} tombstones  {info.created_at}  {info.encoder}"
+            + (f"  quality: {info.quality}" if info.quality else "")
         )
     return EXIT_OK
 
