@@ -34,7 +34,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
@@ -87,6 +87,9 @@ class Verdict(str, Enum):
     """Re-scored after in-place writes, within the tolerance of its publish report."""
     ALARM = "alarm"
     """In-place writes made it fall past the tolerance; they are kept."""
+    REPLACED = "replaced"
+    """A build worse than the last good one (forced, or never gated): the service rolled
+    back to the last good build."""
 
 
 GOOD_BUILDS = frozenset({Verdict.ATTACHED, Verdict.PASSED, Verdict.ROLLBACK})
@@ -560,7 +563,7 @@ class Alarm:
         }
 
 
-def lost_relevant(labels: ReferenceSet, is_live: Any) -> dict[str, list[str]]:
+def lost_relevant(labels: ReferenceSet, is_live: Callable[[str], bool]) -> dict[str, list[str]]:
     """Queries whose relevant products are no longer live (`is_live(id) -> bool`)."""
     lost: dict[str, list[str]] = {}
     for query in labels.queries:
@@ -574,7 +577,7 @@ def alarm_for(
     report: QualityReport,
     publish: QualityReport | None,
     labels: ReferenceSet,
-    is_live: Any,
+    is_live: Callable[[str], bool],
     fell_most: int = 5,
 ) -> Alarm | None:
     """An Alarm when `report` fell past the tolerance against the generation's publish
@@ -653,21 +656,64 @@ def check_in_place(
             else f"{len(changed)} products changed, {len(judged)} of them judged"
         )
         report = replace(score_generation(index_dir, gen_dir, labels, encoder), event="update")
-        publish = publish_report(gen_dir)
-        alarm = alarm_for(report, publish, labels, lambda pid: store.ordinal_of(pid) is not None)
+        judged_report = judge_served(
+            index_dir, labels, report, publish_report(gen_dir), store.ordinal_of, False
+        )
     finally:
         store.close()
-    report = replace(
-        report,
-        verdict=(Verdict.ALARM if alarm else Verdict.UPDATED).value,
-        baseline="" if publish is None else f"{publish.generation}@{publish.revision}",
-        drops=() if alarm is None else alarm.drops,
-    )
+    report, alarm = judged_report.report, judged_report.alarm
     record(index_dir, report)
     if alarm is not None:
         log.warning("%s", alarm.message())
         append_history(index_dir, {"kind": "alarm", "at": _now(), **alarm.to_json()})
     return InPlaceCheck(report, alarm, reason)
+
+
+@dataclass(frozen=True)
+class Judged:
+    report: QualityReport
+    """With its verdict (updated, alarm or replaced) and drops."""
+    alarm: Alarm | None = None
+    rollback_to: Path | None = None
+    """The last good build, when the served build itself is the cause of a drop."""
+
+
+def judge_served(
+    index_dir: Path,
+    labels: ReferenceSet,
+    report: QualityReport,
+    publish: QualityReport | None,
+    ordinal_of: Callable[[str], int | None],
+    consider_build: bool = True,
+) -> Judged:
+    """Judge a fresh report of the served generation and say where a drop comes from.
+
+    A build (a new catalog, encoder or fusion) that was forced past the check, or never
+    checked, and scores below the last good build's publish report by more than the
+    tolerance is the cause: roll back to that build (only judged with `consider_build`).
+    Otherwise a fall past the tolerance against the generation's own publish report
+    comes from in-place writes: the alarm.
+    """
+    good = last_good_build(index_dir, before=report.generation) if consider_build else None
+    suspect = publish is None or publish.verdict not in {v.value for v in GOOD_BUILDS}
+    if suspect and good is not None:
+        drops = find_drops(report.configs, good[1].configs, labels.tolerance)
+        if drops:
+            verdict = replace(
+                report,
+                verdict=Verdict.REPLACED.value,
+                baseline=f"{good[1].generation}@{good[1].revision}",
+                drops=tuple(drops),
+            )
+            return Judged(verdict, rollback_to=good[0])
+    alarm = alarm_for(report, publish, labels, lambda pid: ordinal_of(pid) is not None)
+    verdict = replace(
+        report,
+        verdict=(Verdict.ALARM if alarm else Verdict.UPDATED).value,
+        baseline="" if publish is None else f"{publish.generation}@{publish.revision}",
+        drops=() if alarm is None else alarm.drops,
+    )
+    return Judged(verdict, alarm)
 
 
 def last_good_build(index_dir: Path, before: str) -> tuple[Path, QualityReport] | None:

@@ -96,7 +96,10 @@ def degraded(path: Path, products: list[Product], index: Path, share: float = 0.
 
 
 def test_attach_validates_against_the_catalog_and_scores_the_served_generation(
-    tmp_path: Path, sample_products: list[Product], monkeypatch, capsys  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    sample_products: list[Product],
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     index = tmp_path / "index"
     build_index(sample_products, index, HashingEncoder())
@@ -126,7 +129,11 @@ def test_attach_validates_against_the_catalog_and_scores_the_served_generation(
 
 
 def test_degraded_catalog_is_refused_then_forced(
-    guarded: Path, tmp_path: Path, sample_products: list[Product], monkeypatch, capsys  # type: ignore[no-untyped-def]
+    guarded: Path,
+    tmp_path: Path,
+    sample_products: list[Product],
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     served = current_generation(guarded).name
     worse = degraded(tmp_path / "worse.jsonl", sample_products, guarded)
@@ -154,13 +161,17 @@ def test_degraded_catalog_is_refused_then_forced(
 
 
 def test_good_rebuild_passes_and_compact_is_scored(
-    guarded: Path, tmp_path: Path, sample_products: list[Product], monkeypatch, capsys  # type: ignore[no-untyped-def]
+    guarded: Path,
+    tmp_path: Path,
+    sample_products: list[Product],
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     catalog = write_catalog(tmp_path / "catalog.jsonl", sample_products)
     code, _, err = run_cli(monkeypatch, capsys, "index", str(catalog), "--out", str(guarded))
     assert code == 0, err
     assert "quality passed: gen-000002@0 on 83 queries" in err
-    code, out, err = run_cli(monkeypatch, capsys, "compact", str(guarded))
+    code, _, err = run_cli(monkeypatch, capsys, "compact", str(guarded))
     assert code == 0, err
     report = publish_report(current_generation(guarded))
     assert report is not None and report.verdict == "passed"
@@ -190,7 +201,10 @@ def test_refused_generations_are_no_rollback_target_and_go_at_the_next_publish(
 
 
 def test_update_deleting_relevant_products_raises_the_alarm_and_keeps_the_writes(
-    guarded: Path, tmp_path: Path, monkeypatch, capsys  # type: ignore[no-untyped-def]
+    guarded: Path,
+    tmp_path: Path,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     labels = load_labels(guarded)
     assert labels is not None
@@ -223,7 +237,10 @@ def test_update_deleting_relevant_products_raises_the_alarm_and_keeps_the_writes
 
 
 def test_eval_on_the_index_equals_the_recorded_report(
-    guarded: Path, tmp_path: Path, monkeypatch, capsys  # type: ignore[no-untyped-def]
+    guarded: Path,
+    tmp_path: Path,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     out_dir = tmp_path / "eval"
     code, out, err = run_cli(
