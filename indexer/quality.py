@@ -468,12 +468,21 @@ def check_before_publish(
     labels = load_labels(index_dir)
     if labels is None:
         return None
+    started = time.perf_counter()
     report = score_generation(index_dir, candidate, labels, encoder)
     served_name = served_generation_name(index_dir)
     baseline: QualityReport | None = None
     if served_name and served_name != candidate.name and (index_dir / served_name).is_dir():
-        served = current_generation(index_dir)
-        baseline = _current_report(index_dir, served, labels)
+        try:
+            baseline = _current_report(index_dir, current_generation(index_dir), labels)
+        except Exception as exc:  # a damaged served generation must not block its repair
+            baseline = latest_report(index_dir, served_name, labels)
+            log.warning(
+                "could not score the served %s (%s); judging against %s",
+                served_name,
+                exc,
+                "its last report" if baseline else "nothing: no report of it was recorded",
+            )
     drops = find_drops(report.configs, baseline.configs, labels.tolerance) if baseline else []
     if event == "rollback":
         verdict = Verdict.ROLLBACK
@@ -505,7 +514,17 @@ def check_before_publish(
             candidate.name,
             "; ".join(str(d) for d in drops),
         )
-    log.info("quality %s: %s (%.1f s)", verdict.value, report.summary(), report.seconds)
+    log.info(
+        "quality %s: %s (check %.1f s; %s)",
+        verdict.value,
+        report.summary(),
+        time.perf_counter() - started,
+        "nothing served to compare with"
+        if baseline is None
+        else "the served generation scored too"
+        if baseline.event == "baseline"
+        else f"the served generation's {baseline.event} report at its revision reused",
+    )
     return report
 
 

@@ -257,3 +257,34 @@ def test_eval_on_the_index_equals_the_recorded_report(
             ), (mode, metric)
     code, out, err = run_cli(monkeypatch, capsys, "quality", str(guarded), "--no-plot")
     assert code == 0 and "attached" in out and "gen-000001" in out
+
+
+def test_a_damaged_served_generation_does_not_block_its_repair(
+    guarded: Path, sample_products: list[Product]
+) -> None:
+    served = current_generation(guarded)
+    dense = served / "dense.faiss"
+    dense.write_bytes(b"\0" * 64 + dense.read_bytes()[64:])
+    stats = build_index(sample_products, guarded, HashingEncoder())
+    assert current_generation(guarded) == stats.generation != served
+    report = publish_report(stats.generation)
+    assert report is not None and report.verdict == "passed"
+    assert report.baseline == "gen-000001@0"  # judged against its last recorded report
+
+
+def test_quality_history_plot(
+    guarded: Path,
+    tmp_path: Path,
+    sample_products: list[Product],
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    build_index(sample_products, guarded, HashingEncoder())
+    plot = tmp_path / "history.png"
+    code, out, err = run_cli(monkeypatch, capsys, "quality", str(guarded), "--plot", str(plot))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("labels: 83 queries from labels.csv")
+    assert any(line.startswith("  gen-000001") and "attached" in line for line in lines)
+    assert any(line.startswith("* gen-000002") and "passed" in line for line in lines)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plot: {plot}" in out
