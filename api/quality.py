@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from tinyseek.errors import describe
+from tinyseek.indexer.guard import judge_served, last_good_build
 from tinyseek.indexer.quality import (
     QualityReport,
     ReferenceSet,
     append_history,
     history_path,
-    judge_served,
     labels_path,
-    last_good_build,
     latest_report,
     load_labels,
     publish_report,

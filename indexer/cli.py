@@ -338,7 +338,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
-    from tinyseek.indexer.quality import check_in_place
+    from tinyseek.indexer.guard import check_in_place
     from tinyseek.indexer.readers import Reject, parse_mapping, read_catalog
     from tinyseek.indexer.writer import IndexWriter
     from tinyseek.search.types import Product

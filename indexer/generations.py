@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
+from tinyseek.indexer.guard import is_refused
 from tinyseek.indexer.lock import WriterLock
-from tinyseek.indexer.quality import is_refused
 from tinyseek.search.integrity import segment_ids
 
 if TYPE_CHECKING:

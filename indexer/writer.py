@@ -59,6 +59,7 @@ from tinyseek.indexer.generations import (
     write_atomic,
     write_manifest,
 )
+from tinyseek.indexer.guard import check_before_publish
 from tinyseek.indexer.journal import (
     Journal,
     JournalRecord,
@@ -67,7 +68,6 @@ from tinyseek.indexer.journal import (
     live_records,
 )
 from tinyseek.indexer.lock import WriterLock
-from tinyseek.indexer.quality import check_before_publish
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.bm25 import BM25Index
 from tinyseek.search.dense import DenseIndex, DenseParams

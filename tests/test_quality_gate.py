@@ -19,8 +19,8 @@ from tests.test_indexer_build import run_cli
 from tests.test_indexer_support import HashingEncoder
 from tinyseek.indexer.build import build_index
 from tinyseek.indexer.generations import collect_garbage, previous_generation
+from tinyseek.indexer.guard import QualityRefusedError
 from tinyseek.indexer.quality import (
-    QualityRefusedError,
     ReferenceSet,
     attach_labels,
     load_labels,
