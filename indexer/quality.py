@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyseek.search.layout import (
     current_generation,
@@ -54,6 +54,8 @@ K = 10
 REPORTED = (f"ndcg@{K}", f"f1@{K}", f"recall@{DEEP_K}", f"mrr@{K}")
 GATED = (f"f1@{K}", f"ndcg@{K}")
 DEFAULT_TOLERANCE = 0.03
+RECENT = 200
+"""History entries searched first for a generation's latest report (the whole file after)."""
 DEFAULT_SAMPLE = 500
 """Reference queries scored per evaluation (a fixed sample; 0 = all of them)."""
 
@@ -380,18 +382,37 @@ def append_history(index_dir: Path, entry: Mapping[str, Any]) -> None:
 
 
 def read_history(index_dir: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """History entries, oldest first (the last `limit`); a torn or damaged line is skipped."""
+    """History entries, oldest first (only the last `limit`, read from the end of the file);
+    a torn or damaged line is skipped."""
     try:
-        lines = history_path(Path(index_dir)).read_bytes().splitlines()
+        with history_path(Path(index_dir)).open("rb") as fh:
+            lines = _tail_lines(fh, limit)
     except FileNotFoundError:
         return []
     entries = []
-    for raw in lines[-limit:] if limit else lines:
+    for raw in lines:
         with contextlib.suppress(ValueError):
             entry = json.loads(raw)
             if isinstance(entry, dict):
                 entries.append(entry)
     return entries
+
+
+def _tail_lines(fh: BinaryIO, limit: int | None, block: int = 1 << 16) -> list[bytes]:
+    """The last `limit` lines of a file (all of them when None)."""
+    if limit is None:
+        return fh.read().splitlines()
+    end = fh.seek(0, os.SEEK_END)
+    data = b""
+    while end > 0 and data.count(b"\n") <= limit:
+        start = max(0, end - block)
+        fh.seek(start)
+        data = fh.read(end - start) + data
+        end = start
+    lines = data.splitlines()
+    if end > 0:
+        lines = lines[1:]  # the first one is cut
+    return lines[-limit:] if limit else []
 
 
 def record(index_dir: Path, report: QualityReport, publish_report_of: Path | None = None) -> None:
@@ -414,7 +435,9 @@ def publish_report(gen_dir: Path) -> QualityReport | None:
 
 def latest_report(index_dir: Path, generation: str, labels: ReferenceSet) -> QualityReport | None:
     """The newest history report of a generation on these labels (any revision)."""
-    for entry in reversed(read_history(index_dir)):
+    recent = read_history(index_dir, limit=RECENT)
+    older = read_history(index_dir) if len(recent) >= RECENT else []
+    for entry in [*reversed(recent), *reversed(older[: -len(recent)] if older else [])]:
         if (
             entry.get("kind") == "report"
             and entry.get("generation") == generation

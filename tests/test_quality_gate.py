@@ -288,3 +288,16 @@ def test_quality_history_plot(
     assert any(line.startswith("  gen-000001") and "attached" in line for line in lines)
     assert any(line.startswith("* gen-000002") and "passed" in line for line in lines)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plot: {plot}" in out
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 16])
+def test_history_tail_reads_only_the_last_lines(block: int) -> None:
+    import io
+
+    from tinyseek.indexer.quality import _tail_lines
+
+    data = b"".join(b'{"n": %d}\n' % i for i in range(1000)) + b'{"torn'
+    lines = data.splitlines()
+    for limit in (1, 5, 999, 1001, 2000):
+        assert _tail_lines(io.BytesIO(data), limit, block) == lines[-limit:]
+    assert _tail_lines(io.BytesIO(data), None, block) == lines
