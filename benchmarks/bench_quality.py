@@ -16,7 +16,10 @@ Everything runs through the `tinyseek` command, as an operator runs it:
 5. `tinyseek update` with 5 new products nobody judged (not re-scored), then with 5
    judged products changed (re-scored);
 6. `tinyseek serve`'s /metrics against `tinyseek eval INDEX_DIR`: equal;
-7. the cost of one evaluation against the sample size.
+7. the cost of one evaluation against the sample size;
+8. with --rollback: the degraded catalog published with --force under a running service
+   (quality interval 10 s, API writes, a reader loop): how long until it serves the last
+   good build again, every write present, no failed read.
 """
 
 from __future__ import annotations
@@ -89,7 +92,9 @@ def check_seconds(stderr: str) -> str:
     return found[-1] if found else "?"
 
 
-def served_gauges(index: Path) -> dict[str, float]:
+def start_server(index: Path, env: dict[str, str] | None = None) -> tuple[Any, str]:
+    import httpx
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -97,21 +102,28 @@ def served_gauges(index: Path) -> dict[str, float]:
         [sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
-    try:
-        import httpx
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("server not ready")
+        time.sleep(0.5)
 
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("server not ready")
-            time.sleep(0.5)
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+
+def served_gauges(index: Path) -> dict[str, float]:
+    import httpx
+
+    proc, base = start_server(index)
+    try:
+        text = httpx.get(f"{base}/metrics").text
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -125,22 +137,94 @@ def served_gauges(index: Path) -> dict[str, float]:
     return gauges
 
 
+def rollback_under_service(index: Path, worse: Path, figures: dict[str, Any]) -> None:
+    import threading
+
+    import httpx
+
+    key = {"X-API-Key": "bench"}
+    env = {"TINYSEEK_API_KEY": "bench", "TINYSEEK_QUALITY_INTERVAL": "10"}
+    proc, base = start_server(index, env)
+    stop, reads, failed = threading.Event(), [0], [0]
+
+    def read() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while not stop.is_set():
+                try:
+                    ok = client.get("/search", params={"q": "cordless drill"}).status_code == 200
+                except httpx.TransportError:
+                    ok = False
+                reads[0] += 1
+                failed[0] += not ok
+                time.sleep(0.02)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    client = httpx.Client(base_url=base, timeout=60)
+    try:
+        served = client.get("/quality").json()["served"]["generation"]
+        written = {}
+        for i in range(6):
+            if i == 3:
+                _, _, _, seconds = tinyseek(
+                    "index", str(worse), "--out", str(index), "--force", "--no-progress"
+                )
+                figures["forced degraded build under the service (s, wall)"] = round(seconds, 1)
+                published = time.monotonic()
+            pid, title = f"BENCH-{i}", f"Bench guard lamp {i}"
+            r = client.post("/documents", json={"products": [{"id": pid, "title": title}]},
+                            headers=key)  # fmt: skip
+            r.raise_for_status()
+            written[pid] = title
+        while True:
+            body = client.get("/quality").json()
+            if body["rollbacks"] and body["served"]["generation"] == served:
+                break
+            if time.monotonic() - published > 300:
+                raise SystemExit("no rollback within 300 s")
+            time.sleep(0.2)
+        figures["rollback: serving the last good build after the forced publish (s)"] = round(
+            time.monotonic() - published, 1
+        )
+        action = [a for a in body["actions"] if a["kind"] == "rollback"][-1]
+        figures["rollback: the rollback itself (s)"] = action["seconds"]
+        figures["rollback: why"] = action["why"][:160]
+        present = sum(
+            client.get(f"/documents/{pid}").json().get("title") == title
+            for pid, title in written.items()
+        )
+        figures["rollback: acknowledged writes present"] = f"{present} of {len(written)}"
+    finally:
+        stop.set()
+        reader.join()
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+    figures["rollback: reads, failed"] = f"{reads[0]}, {failed[0]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary dir")
     parser.add_argument("--index", type=Path, default=None, help="reuse an index of the corpus")
+    parser.add_argument("--rollback", action="store_true", help="also step 8 (one more build)")
+    parser.add_argument("--only-rollback", action="store_true", help="step 8 on --work's index")
     args = parser.parse_args()
     if not (args.data / "corpus.jsonl").is_file():
         raise SystemExit(f"Home Depot data not found at {args.data} (pass --data)")
     work = args.work or Path(tempfile.mkdtemp(prefix="tinyseek-quality-"))
     work.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Any] = {}
+    if args.only_rollback:
+        rollback_under_service(work / "index", work / "degraded.jsonl", figures)
+        print_figures(figures, work)
+        return
     corpus = args.data / "corpus.jsonl"
     old = time.time() - 86400  # a snapshot older than any write made below
     catalog = work / "catalog.jsonl"
     shutil.copyfile(corpus, catalog)
     os.utime(catalog, (old, old))
-    figures: dict[str, Any] = {}
 
     index = work / "index"
     if args.index:
@@ -228,6 +312,12 @@ def main() -> None:
         figures[f"  hybrid nDCG@10 / F1@10 on {report_.queries}"] = (
             f"{report_.metric('ndcg@10'):.4f} / {report_.metric('f1@10'):.4f}"
         )
+    if args.rollback:
+        rollback_under_service(index, worse, figures)
+    print_figures(figures, work)
+
+
+def print_figures(figures: dict[str, Any], work: Path) -> None:
     print()
     for key, value in figures.items():
         print(f"{key}: {value}")
