@@ -42,6 +42,7 @@ from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
 from tinyseek.api.metrics import ServiceMetrics
 from tinyseek.api.middleware import ServiceMiddleware
+from tinyseek.api.quality import QualityMonitor
 from tinyseek.api.schemas import (
     ErrorResponse,
     HealthResponse,
@@ -102,10 +103,17 @@ class Service:
         self.refused: str | None = None
         """Why the newest generation (or revision) was refused; the last good one serves."""
         self.writer: DocumentWriter | None = None
+        self.quality = QualityMonitor(
+            settings.index_dir,
+            lambda: self.engine,
+            settings.quality_interval,
+            lock_wait=max(settings.write_lock_wait, 10.0),
+        )
         self.metrics = ServiceMetrics(
             lambda: self.engine,
             refused=lambda: self.refused,
             pending_writes=lambda: 0 if self.writer is None else self.writer.pending(),
+            quality=self.quality,
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -120,6 +128,12 @@ class Service:
         thread = threading.Thread(target=self._run, name="tinyseek-watcher", daemon=True)
         thread.start()
         self._threads.append(thread)
+        if self.settings.quality_interval > 0:
+            thread = threading.Thread(
+                target=self.quality.run, args=(self._stop,), name="tinyseek-quality", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def _start_applier(self) -> None:
         """Writes that waited for another writer are applied as soon as it finishes."""
@@ -721,6 +735,12 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def quality(request: Request) -> Response:
+    """The served generation's quality on the index's reference labels: its last report,
+    the alarm, the service's rollbacks and the history (`tinyseek labels attach`)."""
+    return json_response(service_of(request).quality.state())
+
+
 def page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
@@ -865,6 +885,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
         tags=["ops"],
     )
+    route("/quality", quality, methods=["GET"], tags=["ops"], summary="Search quality report")
     route("/", page, methods=["GET"], include_in_schema=False)
     route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
     route("/docs", api_docs, methods=["GET"], include_in_schema=False)

@@ -65,6 +65,15 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.add_argument("--no-access-log", action="store_true", help="no JSON access log lines")
+    parser.add_argument(
+        "--quality-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="re-evaluate the served generation on the index's reference labels this often "
+        "(tinyseek labels attach): roll back a bad build, raise the alarm for writes; "
+        "default 0 = off (TINYSEEK_QUALITY_INTERVAL)",
+    )
 
 
 def _pin_threads(threads: int) -> None:
@@ -123,6 +132,8 @@ def serve(
         overrides["encoder"] = encoder
     if args.no_access_log:
         overrides["access_log"] = False
+    if args.quality_interval is not None:
+        overrides["quality_interval"] = args.quality_interval
     settings = Settings(**overrides)
     from tinyseek.api.server import GuardedHttpProtocol
 

@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from tinyseek.api.quality import QualityMonitor
     from tinyseek.search.engine import Engine
 
 LATENCY_BUCKETS = (
@@ -103,6 +104,68 @@ class EngineCollector(Collector):
             yield gauge
 
 
+QUALITY_GAUGES = (
+    ("ndcg_at_10", "ndcg@10", "nDCG@10"),
+    ("f1_at_10", "f1@10", "F1@10"),
+    ("recall_at_100", "recall@100", "Recall@100"),
+    ("mrr_at_10", "mrr@10", "MRR@10"),
+)
+
+
+class QualityCollector(Collector):
+    """The served generation's quality on the index's reference labels, at scrape time."""
+
+    def __init__(self, monitor: QualityMonitor) -> None:
+        self._monitor = monitor
+
+    def collect(self) -> Iterator[Metric]:
+        monitor = self._monitor
+        for name, value, help_text in (
+            ("tinyseek_quality_evaluations", monitor.evaluations, "scheduled re-evaluations run"),
+            (
+                "tinyseek_quality_rollbacks",
+                monitor.rollbacks,
+                "automatic rollbacks to a good build",
+            ),
+        ):
+            counter = CounterMetricFamily(name, help_text)
+            counter.add_metric([], float(value))
+            yield counter
+        served = monitor.served_report()
+        if served is None:
+            return
+        labels, report = served
+        size = GaugeMetricFamily(
+            "tinyseek_quality_labels", "reference labels attached to the index", labels=["kind"]
+        )
+        size.add_metric(["queries"], float(len(labels.queries)))
+        size.add_metric(["judgements"], float(sum(len(q.gains) for q in labels.queries)))
+        size.add_metric(["sampled"], float(report.queries))
+        yield size
+        for suffix, metric, text in QUALITY_GAUGES:
+            gauge = GaugeMetricFamily(
+                f"tinyseek_quality_{suffix}",
+                f"{text} of the served generation on the reference labels, by configuration",
+                labels=["generation", "config"],
+            )
+            for config, values in report.configs.items():
+                gauge.add_metric([report.generation, config], float(values.get(metric, "nan")))
+            yield gauge
+        revision = GaugeMetricFamily(
+            "tinyseek_quality_revision",
+            "the revision of the served generation the quality gauges were scored at",
+            labels=["generation"],
+        )
+        revision.add_metric([report.generation], float(report.revision))
+        yield revision
+        alarm = GaugeMetricFamily(
+            "tinyseek_quality_alarm",
+            "1 while in-place writes keep the served generation's quality past the tolerance",
+        )
+        alarm.add_metric([], 1.0 if report.verdict == "alarm" else 0.0)
+        yield alarm
+
+
 class ServiceMetrics:
     """The service's own instruments, registered on a fresh registry."""
 
@@ -111,6 +174,7 @@ class ServiceMetrics:
         engine: Callable[[], Engine | None],
         refused: Callable[[], str | None] = lambda: None,
         pending_writes: Callable[[], int] = lambda: 0,
+        quality: QualityMonitor | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -141,3 +205,5 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(EngineCollector(engine, refused, pending_writes))
+        if quality is not None:
+            self.registry.register(QualityCollector(quality))

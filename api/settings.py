@@ -73,3 +73,9 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="open connections; more are closed as they arrive"
     )
     access_log: bool = Field(default=True, description="JSON access log lines on tinyseek.access")
+    quality_interval: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds between re-evaluations of the served generation on the index's "
+        "reference labels (rolls a bad build back, raises the alarm for writes); 0 = off",
+    )

@@ -37,8 +37,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from tinyseek.checksums import file_sha256
 from tinyseek.eval.beir import LabelledQuery, LabelledSet
 from tinyseek.eval.datasets import resolve_dataset
-from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
 from tinyseek.eval.runner import latency_summary
+from tinyseek.search.relevance import evaluate_ranking, mean_metrics
 
 DEPTH = 100
 FILTER_DEPTH = 2000

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from tinyseek.eval.beir import LabelledQuery, LabelledSet
-from tinyseek.eval.metrics import mean_metrics
 from tinyseek.eval.runner import DEEP_K, ConfigResult, latency_summary, score_run
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.filters import FilterColumns, Filters, normalise_category
 from tinyseek.search.fusion import fuse_rrf
+from tinyseek.search.relevance import mean_metrics
 from tinyseek.search.types import Product
 
 log = logging.getLogger(__name__)

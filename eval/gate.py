@@ -34,13 +34,13 @@ Daily check (cron or CI, one line; the deploy step runs only when it exits 0):
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TOLERANCE = 0.03
+from tinyseek.indexer.quality import DEFAULT_TOLERANCE, find_drops
+
 EXIT_PASS = 0
 EXIT_REGRESSION = 3
 EXIT_INCOMPARABLE = 4
@@ -128,17 +128,13 @@ def compare_reports(
             only_in_current=only_cur,
             problem="no configuration in common with the baseline",
         )
-    regressions = []
-    for name in compared:
-        for metric in metrics:
-            before = base[name]["metrics"].get(metric)
-            after = cur[name]["metrics"].get(metric)
-            if before is None or math.isnan(before) or before <= 0:
-                continue
-            if after is None or math.isnan(after) or (before - after) / before > tolerance:
-                regressions.append(
-                    Regression(name, metric, before, math.nan if after is None else after)
-                )
+    drops = find_drops(
+        {name: cur[name]["metrics"] for name in compared},
+        {name: base[name]["metrics"] for name in compared},
+        tolerance,
+        metrics,
+    )
+    regressions = [Regression(d.config, d.metric, d.baseline, d.current) for d in drops]
     return GateResult(
         EXIT_REGRESSION if regressions else EXIT_PASS,
         regressions=regressions,

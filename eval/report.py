@@ -23,8 +23,8 @@ from typing import Any
 
 from tinyseek import __version__
 from tinyseek.eval.datasets import DatasetSpec
-from tinyseek.eval.metrics import metric_names
 from tinyseek.eval.runner import DEEP_K, ConfigResult
+from tinyseek.search.relevance import metric_names
 
 REPORT_FORMAT = 1
 REPORT_FILE = "report.json"

@@ -17,12 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from tinyseek.eval.beir import LabelledQuery, LabelledSet
-from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
+from tinyseek.search.relevance import DEEP_K, evaluate_ranking, mean_metrics
 
 log = logging.getLogger(__name__)
-
-DEEP_K = 100
-"""Every query retrieves this many results, for Recall@100 and MAP@100."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinyseek.eval.beir import LabelledSet
-from tinyseek.eval.metrics import evaluate_ranking, mean_metrics
+from tinyseek.search.relevance import evaluate_ranking, mean_metrics
 
 log = logging.getLogger(__name__)
 

@@ -314,15 +314,18 @@ def build_index(
     token_budget: int | None = None,
     threads: int | None = None,
     lock_wait: float | None = None,
+    force: bool = False,
     currency: str | CatalogCurrency | None = None,
 ) -> BuildStats:
     """Write a new generation from products (streamed, not checkpointed), then publish it.
 
     The products are taken as the catalog's state when the build starts: writes
     acknowledged after that are replayed onto the new generation before it is published.
-    `currency` is the ISO code of the products' prices (shown by the search page), or the
-    `CatalogCurrency` that `read_catalog` fills as it reads them. For a catalog file,
-    `build_catalog` adds rejects and resumable checkpoints.
+    With reference labels attached, a generation that scores worse than the served one
+    is refused (QualityRefusedError) unless `force` (`indexer.quality`). `currency` is the
+    ISO code of the products' prices (shown by the search page), or the `CatalogCurrency`
+    that `read_catalog` fills as it reads them. For a catalog file, `build_catalog` adds
+    rejects and resumable checkpoints.
     """
     started = time.perf_counter()
     prices = currency if isinstance(currency, CatalogCurrency) else CatalogCurrency(currency)
@@ -359,7 +362,7 @@ def build_index(
             if bar is not None:
                 bar.close()
         failpoint("build.generation_written")
-        stats = publish_with_writes(index_dir, final, lock, encoder, policy)
+        stats = publish_with_writes(index_dir, final, lock, encoder, policy, force=force)
         removed = collect_garbage(index_dir, keep, held=lock) if keep else []
         count = stats.live
     return BuildStats(
@@ -406,6 +409,7 @@ def build_catalog(
     progress: bool = False,
     lock_wait: float | None = None,
     writes_since: str = "catalog",
+    force: bool = False,
 ) -> BuildStats:
     """Index a catalog file into a new generation and publish it; resumable with `resume=True`.
 
@@ -417,7 +421,10 @@ def build_catalog(
     Raises WriterLockedError when another writer holds the index (after waiting up to
     `lock_wait` seconds), CheckpointMismatchError when resuming a checkpoint of another
     catalog or encoder, NoProductsError when no row is valid (nothing is published),
-    WouldDropWritesError when the journal no longer holds writes made after the snapshot.
+    WouldDropWritesError when the journal no longer holds writes made after the snapshot,
+    QualityRefusedError when the index's reference labels score the new generation worse
+    than the served one and `force` is False (the generation stays unpublished, and the
+    checkpoint with it: `resume=True, force=True` publishes it without rebuilding).
     """
     if writes_since not in ("catalog", "start"):
         raise ValueError(f"writes_since must be 'catalog' or 'start', got {writes_since!r}")
@@ -492,7 +499,7 @@ def build_catalog(
                 )
                 rejects = _count_rejects(items(), rejects_file)
         failpoint("build.generation_written")
-        stats = publish_with_writes(index_dir, final, lock, encoder, policy)
+        stats = publish_with_writes(index_dir, final, lock, encoder, policy, force=force)
         checkpoint.clear()
         removed = collect_garbage(index_dir, keep, held=lock) if keep else []
         products = stats.live
@@ -652,6 +659,7 @@ def compact(
     threads: int | None = None,
     lock_wait: float | None = None,
     encoder: Encoder | None = None,
+    force: bool = False,
 ) -> BuildStats:
     """Write the served generation's live products into a fresh generation without tombstones.
 
@@ -700,7 +708,7 @@ def compact(
         finally:
             store.close()
         failpoint("compact.generation_written")
-        stats = publish_with_writes(index_dir, final, lock, encoder)
+        stats = publish_with_writes(index_dir, final, lock, encoder, force=force)
         removed = collect_garbage(index_dir, keep, held=lock) if keep else []
     return BuildStats(final, stats.live, time.perf_counter() - started, removed=tuple(removed))
 

@@ -70,6 +70,15 @@ Exit codes (each command's --help lists the ones it can return):
     6  the disk is full; nothing half-written is left behind
     7  refused: publishing would drop acknowledged writes the journal no longer holds
     8  unexpected internal error (--debug or TINYSEEK_DEBUG=1 prints the traceback)
+    9  refused: the new generation scores worse than the served one on the index's
+       reference labels (index, compact; --force publishes it, recorded as forced)
+   10  update applied, but quality fell past the tolerance on the reference labels
+
+With reference labels attached (`tinyseek labels attach INDEX_DIR FILE`), every new
+generation (index, compact, a new encoder or fusion) is scored on them before it is
+published and refused when F1@10 or nDCG@10 of a configuration falls by more than the
+tolerance against the served generation; `update` re-scores after writes that touch
+judged products or 1% of the catalog and raises the alarm instead (the writes are kept).
 """
 
 from __future__ import annotations
@@ -79,7 +88,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyseek.errors import EXIT_OK, EXIT_REJECTS, exit_codes_help
+from tinyseek.errors import EXIT_OK, EXIT_QUALITY_ALARM, EXIT_REJECTS, exit_codes_help
 
 if TYPE_CHECKING:
     from tinyseek.search.types import FusionWeights
@@ -88,19 +97,23 @@ DEFAULT_WAIT = 30.0
 DEFAULT_KEEP = 3
 NOTHING_PUBLISHED = {3: "no valid products: nothing was published"}
 EXIT_CODES_HELP = exit_codes_help(
-    (0, 1, 2, 3, 4, 5, 6, 7, 8),
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
     {1: "published, but some rows were rejected", **NOTHING_PUBLISHED},
 )
 UPDATE_EXIT_CODES_HELP = exit_codes_help(
-    (0, 1, 2, 4, 5, 6, 8), {1: "applied, but some rows were rejected"}
+    (0, 1, 2, 4, 5, 6, 8, 10), {1: "applied, but some rows were rejected"}
 )
 COMPACT_EXIT_CODES_HELP = exit_codes_help(
-    (0, 2, 3, 4, 5, 6, 7, 8), {3: "no live products: nothing was published"}
+    (0, 2, 3, 4, 5, 6, 7, 8, 9), {3: "no live products: nothing was published"}
 )
 ROLLBACK_EXIT_CODES_HELP = exit_codes_help((0, 2, 4, 5, 6, 7, 8))
 GC_EXIT_CODES_HELP = exit_codes_help((0, 2, 4, 5, 6, 8))
 GENERATIONS_EXIT_CODES_HELP = exit_codes_help((0, 2, 5, 8))
 THREADS_HELP = "CPU threads for encoding and FAISS (default: all cores)"
+FORCE_HELP = (
+    "publish even if the new generation scores worse than the served one on the index's "
+    "reference labels (tinyseek labels attach); recorded as forced"
+)
 
 
 def _add_wait(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +222,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "made after the catalog file was last modified (default), or after this build starts "
         "(the catalog already holds every earlier write)",
     )
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_wait(parser)
     parser.set_defaults(func=run_index)
 
@@ -239,6 +253,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     compact.add_argument("index_dir")
     _add_keep(compact)
     compact.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
+    compact.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_wait(compact)
     compact.set_defaults(func=run_compact)
 
@@ -347,6 +362,7 @@ def run_index(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         lock_wait=wait,
         writes_since=args.writes_since,
+        force=args.force,
     )
     resumed = (
         f"; resumed with {stats.resumed_from} products already embedded"
@@ -362,6 +378,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.guard import check_in_place
     from tinyseek.indexer.readers import Reject, parse_mapping, read_catalog
     from tinyseek.indexer.writer import IndexWriter
     from tinyseek.search.types import Product
@@ -404,6 +421,7 @@ def run_update(args: argparse.Namespace) -> int:
         writer.upsert(products)
         writer.delete(delete_ids)
         stats = writer.commit()
+        check = check_in_place(Path(args.index_dir), writer.encoder)
     not_found = ""
     if stats.missing:
         shown = ", ".join(repr(i) for i in stats.missing_ids[:10])
@@ -423,6 +441,11 @@ def run_update(args: argparse.Namespace) -> int:
         print(_summary(len(rejects), reasons, args.rejects))
     if stats.tombstones > stats.live // 4:
         print(f"hint: many tombstones; `tinyseek compact {args.index_dir}` removes them")
+    if check is not None:
+        print(f"quality: {check.report.summary() if check.report else check.reason}")
+        if check.alarm is not None:
+            print(f"QUALITY ALARM: {check.alarm.message()}")
+            return EXIT_QUALITY_ALARM
     return EXIT_REJECTS if rejects else EXIT_OK
 
 
@@ -431,7 +454,9 @@ def run_compact(args: argparse.Namespace) -> int:
 
     _positive("--keep", args.keep)
     wait = _wait(args)
-    stats = compact(args.index_dir, keep=args.keep, threads=args.threads, lock_wait=wait)
+    stats = compact(
+        args.index_dir, keep=args.keep, threads=args.threads, lock_wait=wait, force=args.force
+    )
     print(f"published {stats.generation.name}: {stats.products} products, no tombstones")
     return EXIT_OK
 
@@ -455,6 +480,7 @@ def run_generations(args: argparse.Namespace) -> int:
         print(
             f"{mark} {info.name}  rev {info.revision:<4} {info.products:>9} products "
             f"{info.tombstones:>7} tombstones  {info.created_at}  {info.encoder}"
+            + (f"  quality: {info.quality}" if info.quality else "")
         )
     return EXIT_OK
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
+from tinyseek.indexer.guard import is_refused
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.search.integrity import segment_ids
 
@@ -161,9 +162,10 @@ def publish(index_dir: Path, gen_dir: Path) -> None:
 
 
 def previous_generation(index_dir: Path) -> Path:
-    """The newest complete generation older than the served one (the rollback target)."""
+    """The newest complete generation older than the served one (the rollback target),
+    leaving out those whose publish the quality check refused (never served)."""
     served = current_generation(index_dir)
-    older = [g for g in list_generations(index_dir) if g.name < served.name]
+    older = [g for g in list_generations(index_dir) if g.name < served.name and not is_refused(g)]
     if not older:
         raise ValueError(f"{index_dir}: no generation older than {served.name} to roll back to")
     return older[-1]
@@ -177,6 +179,9 @@ def collect_garbage(
 ) -> list[Path]:
     """Delete generations beyond the newest `keep` (never the served one) and stale temp dirs.
 
+    A generation the quality check refused does not count towards `keep`: it stays (to be
+    published with --force) until a newer generation is served, then goes.
+
     Runs under the writer lock (a `.tmp-gen-*` directory is only in use while its writer
     holds it): it takes the lock (waiting up to `lock_wait` seconds), unless the caller
     passes the one it already holds.
@@ -189,7 +194,10 @@ def collect_garbage(
     with WriterLock(index_dir, timeout=lock_wait) if held is None else contextlib.nullcontext():
         served = served_generation_name(index_dir)
         generations = list_generations(index_dir)
-        keep_names = {g.name for g in generations[-keep:]}
+        refused = {g.name for g in generations if is_refused(g)}
+        kept = [g for g in generations if g.name not in refused]
+        keep_names = {g.name for g in kept[-keep:]}
+        keep_names |= {name for name in refused if served is None or name > served}
         if served:
             keep_names.add(served)
         removed = []
@@ -221,6 +229,8 @@ class GenerationInfo:
     products: int
     tombstones: int
     encoder: str
+    quality: str = ""
+    """The publish verdict and nDCG@10 on the reference labels, when scored."""
 
 
 def rollback(
@@ -234,7 +244,8 @@ def rollback(
     Every acknowledged write the target lacks (the journal's records since it was
     served) is applied to it before it is served (embedded with `encoder`, by default
     the target's own), so rolling back changes the build, never the writes. Rolling
-    forward again is `rollback --to` that generation.
+    forward again is `rollback --to` that generation. With reference labels attached the
+    target is scored and the report recorded; a rollback is never refused.
     """
     from tinyseek.indexer.writer import publish_with_writes
 
@@ -248,7 +259,7 @@ def rollback(
                 raise ValueError(f"--to expects a generation name like gen-000001, got {to!r}")
             target = index_dir / to
             read_manifest(target)
-        publish_with_writes(index_dir, target, lock, encoder)
+        publish_with_writes(index_dir, target, lock, encoder, event="rollback")
     return served.name, target.name
 
 
@@ -269,6 +280,15 @@ def describe_generations(index_dir: str | Path) -> list[GenerationInfo]:
                 products=int(manifest.get("doc_count", 0)),
                 tombstones=int(manifest.get("tombstones", 0)),
                 encoder=str(manifest.get("encoder", {}).get("name", "")),
+                quality=_quality_note(manifest.get("quality")),
             )
         )
     return infos
+
+
+def _quality_note(report: object) -> str:
+    if not isinstance(report, dict):
+        return ""
+    ndcg = report.get("configs", {}).get("hybrid", {}).get("ndcg@10")
+    score = f" (hybrid nDCG@10 {ndcg:.4f})" if isinstance(ndcg, float) else ""
+    return f"{report.get('verdict', '')}{score}"

@@ -647,6 +647,24 @@ def read_catalog(
     return read_delimited(path, delimiter, mapping, encoding, currency, unmapped)
 
 
+def source_rows(
+    path: str | Path, fmt: str | None = None, encoding: str | None = None
+) -> Iterator[SourceRow]:
+    """Raw rows of any supported file, each with its line number: (line, row, raw text), or
+    (line, reason, raw text) for a row that could not be parsed. Other row readers (labels,
+    click logs) build on this, so they read files exactly as the catalog readers do."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    kind = catalog_format(path, fmt)
+    if kind == "jsonl":
+        return _jsonl_rows(path)
+    if kind == "parquet":
+        return _parquet_rows(path)
+    csv.field_size_limit(MAX_CSV_FIELD)
+    return _delimited_rows(path, "\t" if kind == "tsv" else ",", encoding)
+
+
 def count_rows(path: str | Path, fmt: str | None = None) -> int:
     """About how many rows a catalog holds (for progress bars): exact for Parquet and JSONL."""
     path = Path(path)

@@ -59,6 +59,7 @@ from tinyseek.indexer.generations import (
     write_atomic,
     write_manifest,
 )
+from tinyseek.indexer.guard import check_before_publish
 from tinyseek.indexer.journal import (
     Journal,
     JournalRecord,
@@ -347,17 +348,25 @@ def publish_with_writes(
     lock: WriterLock,
     encoder: Encoder | None,
     policy: BatchPolicy | None = None,
+    *,
+    force: bool = False,
+    event: str = "publish",
 ) -> CommitStats:
-    """Apply the journal records `gen_dir` lacks, then serve it (replace CURRENT).
+    """Apply the journal records `gen_dir` lacks, pass the quality check, then serve it
+    (replace CURRENT).
 
     Used by every command that publishes (build, compaction, rollback); `encoder` None
-    loads the one the generation was built with, when there is anything to apply.
+    loads the one the generation was built with, when there is anything to apply. With
+    reference labels attached, the generation is scored first and refused
+    (QualityRefusedError) when it scores worse than the served one, unless `force`;
+    `event="rollback"` is scored, never refused (`indexer.quality`).
     """
     if not lock.held:
         raise RuntimeError("publish_with_writes needs the index's writer lock")
     journal = Journal(index_dir)
     stats = apply_journal(gen_dir, journal, encoder, policy)
     failpoint("publish.writes_applied")
+    check_before_publish(index_dir, gen_dir, encoder, force=force, event=event)
     publish(index_dir, gen_dir)
     failpoint("publish.published")
     trim_journal(index_dir, journal)

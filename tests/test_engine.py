@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import SAMPLE
 from tinyseek.eval.beir import load_sample
-from tinyseek.eval.metrics import ndcg_at_k
 from tinyseek.search import Engine, Filters, Product
+from tinyseek.search.relevance import ndcg_at_k
 
 FILTER_CASES: list[dict[str, Any]] = [
     {"category": "Furniture"},

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tinyseek.cli import main
-from tinyseek.eval.metrics import metric_names
+from tinyseek.search.relevance import metric_names
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from tinyseek.eval.metrics import (
+from tinyseek.eval.runner import percentile
+from tinyseek.search.relevance import (
     average_precision,
     evaluate_ranking,
     f1_at_k,
@@ -18,7 +19,6 @@ from tinyseek.eval.metrics import (
     recall_at_k,
     relevant_set,
 )
-from tinyseek.eval.runner import percentile
 
 RANKED = ["a", "x", "b", "y", "c"]
 QRELS = {"a": 2.0, "b": 1.0, "c": 1.0, "d": 2.0, "z": 0.0}

@@ -9,6 +9,10 @@ Every command returns 0 on success. Failures that are not a command's own verdic
     6  the disk is full (or over quota); nothing half-written is left behind
     7  refused: publishing would drop writes acknowledged through the API or the journal
     8  unexpected internal error (run with --debug or TINYSEEK_DEBUG=1 for the traceback)
+    9  refused: the new generation scored worse than the served one on the index's reference
+       labels (the message names the metric, configuration and drop; --force publishes it)
+   10  applied, but the served generation's quality fell past the tolerance after in-place
+       writes (the writes are kept; the alarm names the queries)
 
 An exception class can carry its own code as an `exit_code` attribute.
 """
@@ -28,6 +32,8 @@ EXIT_CORRUPT = 5
 EXIT_DISK_FULL = 6
 EXIT_WOULD_DROP_WRITES = 7
 EXIT_INTERNAL = 8
+EXIT_QUALITY_REFUSED = 9
+EXIT_QUALITY_ALARM = 10
 
 EXIT_MEANINGS = {
     EXIT_OK: "ok",
@@ -37,6 +43,10 @@ EXIT_MEANINGS = {
     EXIT_DISK_FULL: "disk full",
     EXIT_WOULD_DROP_WRITES: "refused: would drop acknowledged writes",
     EXIT_INTERNAL: "internal error (--debug prints the traceback)",
+    EXIT_QUALITY_REFUSED: "refused: scored worse than the served generation on the reference "
+    "labels (--force publishes it)",
+    EXIT_QUALITY_ALARM: "applied, but quality fell past the tolerance on the reference labels "
+    "(alarm)",
 }
 
 
@@ -90,6 +100,8 @@ def describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if getattr(exc, "exit_code", None) == EXIT_CORRUPT:
         return f"the index is damaged: {text}"
+    if getattr(exc, "exit_code", None) == EXIT_QUALITY_REFUSED:
+        return text
     if isinstance(exc, (ValueError, FileNotFoundError, ImportError)) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -18,11 +18,11 @@ import numpy as np
 
 from tinyseek.eval.beir import LabelledSet, load_homedepot, load_sample
 from tinyseek.eval.datasets import homedepot_root
-from tinyseek.eval.metrics import ndcg_at_k
 from tinyseek.indexer.readers import read_catalog
 from tinyseek.models.artifact import load_artifact_encoder
 from tinyseek.models.encoder import Encoder
 from tinyseek.resources import sample_data_dir
+from tinyseek.search.relevance import ndcg_at_k
 from tinyseek.search.types import Product
 from tinyseek.training.build import load_teacher
 from tinyseek.training.distill import embed_texts, is_held_out

@@ -1,12 +1,17 @@
 """Ranking metrics over one query: a ranked list of ids against graded labels.
 
 `qrels` maps doc id -> graded gain (>= 0). Binary relevance is gain >= `threshold`.
+The offline harness (`tinyseek.eval`), the publish-time quality check
+(`tinyseek.indexer.quality`) and the service's re-evaluation all score with these.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+
+DEEP_K = 100
+"""Every scored query retrieves this many results, for Recall@100 and MAP@100."""
 
 
 def dcg(gains: Sequence[float]) -> float:
@@ -65,7 +70,7 @@ def average_precision(ranked: Sequence[str], relevant: set[str], k: int | None =
 BINARY_METRICS = ("mrr", "precision", "recall", "f1", "map")
 
 
-def metric_names(k: int = 10, deep_k: int = 100) -> list[str]:
+def metric_names(k: int = 10, deep_k: int = DEEP_K) -> list[str]:
     """Names `evaluate_ranking` reports, in display order."""
     return [
         f"ndcg@{k}",
@@ -83,7 +88,7 @@ def evaluate_ranking(
     qrels: Mapping[str, float],
     threshold: float,
     k: int = 10,
-    deep_k: int = 100,
+    deep_k: int = DEEP_K,
 ) -> dict[str, float | None]:
     """All metrics of one query.
 
