@@ -99,7 +99,9 @@ class SearchRequest(BaseModel):
         default=None, max_length=10, description=FACETS_HELP
     )
     facet_size: JsonInt = Field(default=10, ge=1, le=MAX_SIZE, description=FACET_SIZE_HELP)
-    category_level: JsonInt | None = Field(default=None, ge=1, le=100, description=LEVEL_HELP)
+    category_level: Annotated[int, Field(ge=1, le=100), BeforeValidator(_json_integer)] | None = (
+        Field(default=None, description=LEVEL_HELP)
+    )
     price_buckets: list[float] | None = Field(
         default=None, max_length=MAX_PRICE_EDGES, description=PRICE_HELP + ", in any order"
     )
