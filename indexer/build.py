@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,6 +87,9 @@ from tinyseek.search.layout import (
 from tinyseek.search.store import DocStore, StoreMeta
 from tinyseek.search.types import FusionWeights, Product
 from tinyseek.search.validation import check_product
+
+if TYPE_CHECKING:
+    from tinyseek.indexer.ray_embed import RayOptions
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +479,7 @@ def build_catalog(
     writes_since: str = "catalog",
     force: bool = False,
     recall_queries: Sequence[str] | None = None,
+    ray: RayOptions | None = None,
 ) -> BuildStats:
     """Index a catalog file into a new generation and publish it; resumable with `resume=True`.
 
@@ -491,6 +495,8 @@ def build_catalog(
     QualityRefusedError when the index's reference labels score the new generation worse
     than the served one and `force` is False (the generation stays unpublished, and the
     checkpoint with it: `resume=True, force=True` publishes it without rebuilding).
+
+    `ray`: embed on a Ray cluster (`indexer.ray_embed`, the `ray` extra) instead of here.
 
     An approximate dense index's recall@10 against exact search is measured on
     `recall_queries` (else on a sample of the products' own vectors) and recorded in the
@@ -542,8 +548,15 @@ def build_catalog(
             checkpoint.start(state)
         resumed_from = state.products_embedded
 
-        def embed(feed: ShardFeed) -> None:
+        def embed_here(feed: ShardFeed) -> None:
             _embed_phase(items(), encoder, policy, feed, state, checkpoint_rows, progress)
+
+        embed: Callable[[ShardFeed], None] = embed_here
+        if ray is not None:
+            from tinyseek.indexer.ray_embed import ray_embed_stage
+
+            embed = ray_embed_stage(items, encoder, policy, checkpoint, checkpoint_rows, ray)
+        embedded = 0
 
         final = _finished_generation(index_dir, state) if state.embedded else None
         with ExitStack() as stack:
@@ -551,7 +564,7 @@ def build_catalog(
             if rejects_path is not None:
                 rejects_file = stack.enter_context(Path(rejects_path).open("w", encoding="utf-8"))
             if final is None:
-                final, rejects = _build_phase(
+                final, rejects, embedded = _build_phase(
                     items, index_dir, encoder, embed, checkpoint, state, params, fusion,
                     threads, rejects_file, catalog, snapshot, recall_queries,
                 )  # fmt: skip
@@ -560,7 +573,6 @@ def build_catalog(
                     "%s was already assembled before the interruption; publishing it", final.name
                 )
                 rejects = _count_rejects(items(), rejects_file)
-        embedded = state.products_embedded - resumed_from
         failpoint("build.generation_written")
         stats = publish_with_writes(index_dir, final, lock, encoder, policy, force=force)
         checkpoint.clear()
@@ -658,7 +670,7 @@ def _build_phase(
     catalog: Path,
     journal_seq: int,
     recall_queries: Sequence[str] | None = None,
-) -> tuple[Path, Counter[str]]:
+) -> tuple[Path, Counter[str], int]:
     """Embed what the checkpoint lacks (`embed`, on this thread) while two threads assemble
     the generation: one adds the products to the store and BM25, the other adds each shard's
     vectors to the dense index as soon as the shard is on disk, in catalog order (so the
@@ -749,7 +761,7 @@ def _build_phase(
     except BaseException:
         writer.abort()
         raise
-    return final, rejects
+    return final, rejects, feed.encoded
 
 
 def compact(

@@ -116,6 +116,14 @@ class Checkpoint:
 
         write_atomic(self.shard_path(number), save)
 
+    def has_shard(self, number: int, rows: int, dim: int) -> bool:
+        """A complete shard of this shape is on disk (shards are renamed into place whole)."""
+        try:
+            vectors = np.load(self.shard_path(number), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return False
+        return bool(vectors.shape == (rows, dim) and vectors.dtype == np.float32)
+
     def read_shard(self, number: int, rows: int, dim: int) -> np.ndarray:
         vectors = np.load(self.shard_path(number), allow_pickle=False)
         if vectors.shape != (rows, dim):
@@ -148,6 +156,8 @@ class ShardFeed:
         self._finished = state.embedded
         self._stopped = False
         self.error: BaseException | None = None
+        self.encoded = 0
+        """Products embedded by this run (not adopted from an interrupted one)."""
 
     @property
     def stopped(self) -> bool:
@@ -157,8 +167,15 @@ class ShardFeed:
         """Persist the next shard (catalog rows up to `consumed` are then all embedded)."""
         number = len(self.state.shards)
         self.checkpoint.write_shard(number, vectors)
+        self.encoded += len(vectors)
+        self.record(number, len(vectors), consumed)
+
+    def record(self, number: int, rows: int, consumed: int) -> None:
+        """The next shard in catalog order is on disk (written by this process or a worker)."""
         with self._changed:
-            self.state.shards.append(len(vectors))
+            if number != len(self.state.shards):
+                raise RuntimeError(f"shard {number} recorded out of order")
+            self.state.shards.append(rows)
             self.state.rows_consumed = consumed
             self.checkpoint.save(self.state)
             self._changed.notify_all()

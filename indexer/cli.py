@@ -180,6 +180,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster with Ray Data (needs pip install 'tinyseek[ray]'): "
+        "ADDRESS of a running cluster (e.g. auto, 127.0.0.1:6379, ray://host:10001), or none "
+        "to start one on this machine; finished blocks are checkpointed, --resume adopts them",
+    )
+    parser.add_argument(
+        "--ray-workers", type=int, default=None, help="encoder actors (default: CPUs / threads)"
+    )
+    parser.add_argument(
+        "--ray-threads", type=int, default=1, help="ONNX threads (and CPUs) per encoder actor"
+    )
+    parser.add_argument(
         "--dense-index",
         choices=["auto", "flat", "hnsw", "hnsw_sq8", "ivfpq"],
         default="auto",
@@ -339,6 +354,15 @@ def run_index(args: argparse.Namespace) -> int:
     from tinyseek.search.dense import DenseParams
 
     dense_params = DenseParams(kind=args.dense_index)
+    ray = None
+    if args.ray is not None:
+        from tinyseek.extras import require
+        from tinyseek.indexer.ray_embed import RayOptions
+
+        require("ray", "ray")
+        _positive("--ray-workers", args.ray_workers)
+        _positive("--ray-threads", args.ray_threads)
+        ray = RayOptions(args.ray, args.ray_workers, args.ray_threads)
     recall_queries = _read_queries(Path(args.recall_queries)) if args.recall_queries else None
     encoder = load_encoder(args.encoder, threads=args.threads)
     stats = build_catalog(
@@ -361,6 +385,7 @@ def run_index(args: argparse.Namespace) -> int:
         force=args.force,
         dense_params=dense_params,
         recall_queries=recall_queries,
+        ray=ray,
     )
     resumed = (
         f"; resumed with {stats.resumed_from} products already embedded"
