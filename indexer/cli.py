@@ -272,6 +272,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     generations.add_argument("index_dir")
     generations.set_defaults(func=run_generations)
 
+    push = sub.add_parser(
+        "push-index",
+        help="upload the served generation to object storage (s3://, gs://, any fsspec URL)",
+    )
+    push.add_argument("index_dir")
+    push.add_argument("url", help="e.g. s3://bucket/indexes/shop (URL/CURRENT is written last)")
+    push.set_defaults(func=run_push)
+    pull = sub.add_parser(
+        "pull-index",
+        help="download the generation URL/CURRENT names and serve it from INDEX_DIR (verified; "
+        "nothing is downloaded when it is already there)",
+    )
+    pull.add_argument("url")
+    pull.add_argument("index_dir")
+    pull.set_defaults(func=run_pull)
+
     gc = sub.add_parser("gc", help="delete old generations", epilog=MAINTENANCE_EXIT_CODES_HELP)
     gc.add_argument("index_dir")
     gc.add_argument("--keep", type=int, default=3)
@@ -409,6 +425,25 @@ def run_index(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_REJECTS if stats.rejected else EXIT_OK
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.remote import push_index
+
+    done = push_index(args.index_dir, args.url)
+    print(f"pushed {done.generation}: {done.files} files, {done.bytes / 1e6:.1f} MB to {args.url}")
+    return EXIT_OK
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.remote import pull_index
+
+    done = pull_index(args.url, args.index_dir)
+    if done.skipped:
+        print(f"{done.generation} is already in {args.index_dir} and sound; serving it")
+    else:
+        print(f"pulled {done.generation}: {done.files} files, {done.bytes / 1e6:.1f} MB")
+    return EXIT_OK
 
 
 def run_update(args: argparse.Namespace) -> int:
