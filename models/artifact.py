@@ -204,6 +204,9 @@ def _onnx_runner(model_path: Path, threads: int | None) -> Runner:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads sleep instead of spinning: a batch build runs the dense index's
+    # insertion and the store beside the encoder on the same cores (indexer.build).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types (InvalidProtobuf, Fail, ...)
