@@ -687,7 +687,10 @@ def _build_phase(
     feed = ShardFeed(checkpoint, state, encoder.dim)
     rejects: Counter[str] = Counter()
 
+    clock: dict[str, float] = {}
+
     def add_products() -> None:
+        begin = time.perf_counter()
         chunk: list[Product] = []
         for item in items():
             if feed.stopped:
@@ -702,20 +705,30 @@ def _build_phase(
         if chunk:
             writer.add_products(chunk)
         writer.products_done()
+        clock["store and BM25"] = time.perf_counter() - begin
 
     def add_vectors() -> None:
+        begin, busy = time.perf_counter(), 0.0
         if writer.needs_training:
             feed.wait_finished()
+            started = time.perf_counter()
             writer.train(training_sample(feed.stored(), state.products_embedded))
+            busy += time.perf_counter() - started
         for vectors in feed:
+            started = time.perf_counter()
             writer.add_vectors(vectors)
+            busy += time.perf_counter() - started
+        clock["dense index (busy)"] = busy
+        clock["dense index (until done)"] = time.perf_counter() - begin
 
     try:
         with ThreadPoolExecutor(2, thread_name_prefix="assemble") as pool:
             stages = [pool.submit(feed.guard, add_products), pool.submit(feed.guard, add_vectors)]
+            begin = time.perf_counter()
             try:
                 if not state.embedded:
                     embed(feed)
+                clock["embedding"] = time.perf_counter() - begin
             except BaseException:
                 feed.stop()
                 raise
@@ -758,6 +771,8 @@ def _build_phase(
             _artifact(encoder),
             journal_seq=journal_seq,
         )
+        clock["from start to written"] = time.perf_counter() - begin
+        log.info("build stages, seconds: %s", ", ".join(f"{k} {v:.1f}" for k, v in clock.items()))
     except BaseException:
         writer.abort()
         raise
