@@ -48,7 +48,7 @@ from tinyseek import __version__
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
 from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint, ShardFeed
-from tinyseek.indexer.embedding import BatchPolicy, embed_texts
+from tinyseek.indexer.embedding import DEFAULT_BATCH_SIZE, BatchPolicy, embed_texts
 from tinyseek.indexer.generations import (
     collect_garbage,
     component_checksums,
@@ -348,7 +348,7 @@ def build_index(
     products: Iterable[Product],
     index_dir: str | Path,
     encoder: Encoder,
-    batch_size: int = 256,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     dense_params: DenseParams | None = None,
     fusion: FusionWeights | None = None,
     progress: bool = False,

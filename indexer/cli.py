@@ -6,7 +6,7 @@ Indexer README
 Build an index from a catalog::
 
     tinyseek index catalog.csv --out INDEX_DIR [--map title=name] [--mapping map.toml]
-        [--resume] [--batch-size 256] [--token-budget 16384] [--threads 2]
+        [--resume] [--batch-size 64] [--token-budget 16384] [--threads 2]
         [--rejects rejects.jsonl] [--keep 3] [--encoder compact|teacher|ARTIFACT_DIR]
 
 Catalogs: `.jsonl` (UTF-8), `.csv` / `.tsv` (encoding detected, Latin-1 and
@@ -167,7 +167,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted build from its checkpoint"
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="most texts per encoder call")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="most texts per encoder call (default 64)"
+    )
     parser.add_argument(
         "--token-budget", type=int, default=16_384, help="most padded tokens per encoder call"
     )

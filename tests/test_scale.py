@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +205,45 @@ def test_synthetic_catalog_is_seeded_and_prefix_stable(tmp_path: Path) -> None:
     from tinyseek.search.types import Product
 
     assert all(isinstance(item, Product) for item in read_catalog(large))
+
+
+class CountingTokenizer:
+    """A PreTokenizing encoder whose token count is the text's number (e.g. "7" -> 7)."""
+
+    name = "counting"
+    dim = 2
+
+    def __init__(self) -> None:
+        self.tokenised = 0
+        self.batches: list[list[int]] = []
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        self.tokenised += len(texts)
+        return [[int(t)] * int(t) for t in texts]
+
+    def encode_token_ids(self, ids: list[list[int]]) -> np.ndarray:
+        self.batches.append([len(i) for i in ids])
+        return np.array([[len(i), 0.0] for i in ids], dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        raise AssertionError("not used")
+
+    def encode_documents(self, texts: list[str], batch_size: int = 64) -> Iterator[np.ndarray]:
+        raise AssertionError("a pre-tokenising encoder is planned on its own token ids")
+
+
+def test_pre_tokenising_encoders_are_planned_on_real_lengths() -> None:
+    from tinyseek.indexer.embedding import BatchPolicy, PreTokenizing, embed_texts
+
+    encoder = CountingTokenizer()
+    assert isinstance(encoder, PreTokenizing)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 200, 500)
+    texts = [str(n) for n in lengths]  # "7" estimates 2 tokens; its real count is 7
+    policy = BatchPolicy(batch_size=64, token_budget=2048)
+    vectors = embed_texts(encoder, texts, policy)  # type: ignore[arg-type]
+    assert encoder.tokenised == 500  # each text tokenised once
+    np.testing.assert_array_equal(vectors[:, 0], lengths)  # back in input order
+    assert all(len(b) <= 64 and len(b) * max(b) <= 2048 for b in encoder.batches)
+    # sorted by real length: a batch never mixes lengths from far apart
+    assert all(max(b) - min(b) <= 40 for b in encoder.batches)
