@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = Path(
-    os.environ.get("TINYSEEK_HOMEDEPOT", REPO.parent / "shared/data/homedepot")
-) / "corpus.jsonl"
+DEFAULT_CORPUS = (
+    Path(os.environ.get("TINYSEEK_HOMEDEPOT", REPO.parent / "shared/data/homedepot"))
+    / "corpus.jsonl"
+)
 MODES = ("bm25", "dense", "hybrid")
 
 

@@ -12,7 +12,8 @@ then runs:
 - optionally a capacity search (`--capacity`): open loops at rising rates (`--capacity-rates`,
   `--capacity-duration` s each), stopping two rates after one whose p99 passes
   `--p99-budget` ms (10) or where a request fails. The server's CPU time (from /proc) over
-  each step gives the cores it used, so the highest passing rate becomes *sustained requests/s per core at the p99 budget*, and with
+  each step gives the cores it used, so the highest passing rate becomes *sustained
+  requests/s per core at the p99 budget*, and with
   `--vcpu-hour` (USD per vCPU-hour; default 0.0446, an on-demand compute-optimised x86
   vCPU, 2026 list price) the *cost per million queries* at that load:
   1e6 / (requests per core-second) / 3600 x price.
