@@ -425,8 +425,21 @@ async def run(args: argparse.Namespace, host: str, port: int) -> list[Phase]:
         await sequential(host, port, urls, args.warmup, 60)
     phases = []
     if args.sequential:
+        before = cpu_seconds(args.pid) if args.pid else 0.0
         phases.append(await sequential(host, port, urls, args.sequential, MAX_DURATION))
         print(phases[-1].report(), flush=True)
+        if args.capacity and args.pid:
+            cores = (cpu_seconds(args.pid) - before) / phases[-1].wall
+            done = len(phases[-1].latencies) / phases[-1].wall
+            p99 = pct(sorted(phases[-1].latencies), 99) * 1000
+            per_core = done / cores
+            cost = 1e6 / per_core / 3600 * args.vcpu_hour
+            print(
+                f"   sequential: {done:.0f} req/s on {cores:.2f} cores (p99 {p99:.2f} ms) = "
+                f"{per_core:.0f} req/s per core: ${cost:.3f} per million queries at "
+                f"${args.vcpu_hour:g} per vCPU-hour",
+                flush=True,
+            )
     if args.rate > 0:
         phases.append(await open_loop(host, port, urls, args.rate, args.duration, args.timeout))
         print(phases[-1].report(), flush=True)
