@@ -31,6 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("index_dir", help="index directory (built by `tinyseek index`)")
     _server_options(serve)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="serve as a Ray Serve deployment (pip install 'tinyseek[ray]') on the cluster at "
+        "ADDRESS, or on one started here; every replica reloads new generations itself",
+    )
+    serve.add_argument("--replicas", type=int, default=2, help="Ray Serve replicas (min)")
+    serve.add_argument("--max-replicas", type=int, default=4, help="Ray Serve autoscaling max")
+    serve.add_argument(
+        "--target-ongoing",
+        type=float,
+        default=4.0,
+        help="ongoing requests per replica the Ray Serve autoscaler aims at",
+    )
     serve.set_defaults(func=run_serve)
 
     demo = sub.add_parser(
@@ -167,7 +183,35 @@ def run_serve(args: argparse.Namespace) -> int:
             f"{index_dir} is not a tinyseek index (no CURRENT); build one with "
             f"`tinyseek index CATALOG.jsonl --out {index_dir}`"
         )
+    if args.ray is not None:
+        return serve_ray(index_dir, args)
     return serve(index_dir, args)
+
+
+def serve_ray(index_dir: Path, args: argparse.Namespace) -> int:
+    from tinyseek.api.ray_serve import ServeOptions, serve_on_ray
+    from tinyseek.api.settings import Settings
+
+    if args.replicas < 1 or args.max_replicas < args.replicas:
+        raise ValueError("need 1 <= --replicas <= --max-replicas")
+    overrides: dict[str, Any] = {"index_dir": index_dir}
+    if args.cache_size is not None:
+        overrides["cache_size"] = args.cache_size
+    if args.threads is not None:
+        overrides["torch_threads"] = overrides["faiss_threads"] = args.threads
+    if args.no_access_log:
+        overrides["access_log"] = False
+    options = ServeOptions(
+        address=args.ray,
+        replicas=args.replicas,
+        max_replicas=args.max_replicas,
+        target_ongoing=args.target_ongoing,
+        cpus_per_replica=float(args.threads or 1),
+        host=args.host,
+        port=args.port,
+    )
+    serve_on_ray(Settings(**overrides), options)
+    return 0
 
 
 SAMPLE_CURRENCY = "USD"

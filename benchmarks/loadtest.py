@@ -8,7 +8,15 @@ then runs:
   rate whatever the server does, and latency counts from the scheduled time, so a
   slow server cannot hide its queueing (no coordinated omission);
 - optionally a closed loop (`--concurrency C`): C clients back to back, for peak
-  throughput.
+  throughput;
+- optionally a capacity search (`--capacity`): open loops at rising rates (`--capacity-rates`,
+  `--capacity-duration` s each), stopping two rates after one whose p99 passes
+  `--p99-budget` ms (10) or where a request fails. The server's CPU time (from /proc) over
+  each step gives the cores it used, so the highest passing rate becomes *sustained
+  requests/s per core at the p99 budget*, and with
+  `--vcpu-hour` (USD per vCPU-hour; default 0.0446, an on-demand compute-optimised x86
+  vCPU, 2026 list price) the *cost per million queries* at that load:
+  1e6 / (requests per core-second) / 3600 x price.
 
 It prints p50/p95/p99/max latency, throughput, errors, the server's own search
 time (`took_ms`), and the server's peak RSS when it knows the process.
@@ -322,6 +330,54 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children, from /proc."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def capacity(host: str, port: int, urls: Iterator[str], args: argparse.Namespace) -> int:
+    """Open loops at rising rates; the best passing one gives req/s per core and the cost."""
+    if not args.pid:
+        raise SystemExit("--capacity needs the server's pid (--index, or --url with --pid)")
+    print(f"\n== capacity: p99 <= {args.p99_budget:g} ms, {args.capacity_duration:g} s per rate")
+    print("   rate req/s | p99 ms | errors | server cores | req/s per core")
+    best: tuple[float, float, float] | None = None
+    misses = 0
+    for rate in args.capacity_rates:
+        before = cpu_seconds(args.pid)
+        phase = await open_loop(host, port, urls, rate, args.capacity_duration, args.timeout)
+        cores = (cpu_seconds(args.pid) - before) / phase.wall
+        p99 = pct(sorted(phase.latencies), 99) * 1000
+        errors = sum(phase.errors.values())
+        per_core = rate / cores if cores > 0 else float("nan")
+        print(f"   {rate:11g} | {p99:6.2f} | {errors:6d} | {cores:12.2f} | {per_core:.0f}")
+        if errors or p99 > args.p99_budget:
+            misses += 1  # one slow step can be noise; two in a row is the limit
+            if misses == 2:
+                break
+            continue
+        misses = 0
+        best = (rate, cores, per_core)
+    if best is None:
+        print("   no rate met the budget")
+        return 1
+    rate, cores, per_core = best
+    cost = 1e6 / per_core / 3600 * args.vcpu_hour
+    print(
+        f"   sustained: {rate:g} req/s at p99 <= {args.p99_budget:g} ms on {cores:.2f} cores "
+        f"= {per_core:.0f} req/s per core"
+    )
+    print(
+        f"   cost: ${cost:.3f} per million queries (${cost / 1e6:.2e} per query) at "
+        f"${args.vcpu_hour:g} per vCPU-hour; the seeds' claim: $0.003 per query "
+        f"($3,000 per million)"
+    )
+    return 0
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
@@ -343,6 +399,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=0, help="closed-loop clients; 0 skip")
     parser.add_argument("--closed-duration", type=float, default=15.0)
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
+    parser.add_argument("--capacity", action="store_true", help="find req/s per core at p99")
+    parser.add_argument(
+        "--capacity-rates",
+        type=float,
+        nargs="+",
+        default=[25, 50, 100, 150, 200, 300, 400, 600, 800],
+        help="open-loop rates to try, in order",
+    )
+    parser.add_argument("--capacity-duration", type=float, default=15.0, help="seconds per rate")
+    parser.add_argument("--p99-budget", type=float, default=10.0, help="p99 limit in ms")
+    parser.add_argument(
+        "--vcpu-hour", type=float, default=0.0446, help="USD per vCPU-hour (default 0.0446)"
+    )
     parser.add_argument(
         "--server-env",
         action="append",
@@ -371,14 +440,29 @@ async def run(args: argparse.Namespace, host: str, port: int) -> list[Phase]:
         await sequential(host, port, urls, args.warmup, 60)
     phases = []
     if args.sequential:
+        before = cpu_seconds(args.pid) if args.pid else 0.0
         phases.append(await sequential(host, port, urls, args.sequential, MAX_DURATION))
         print(phases[-1].report(), flush=True)
+        if args.capacity and args.pid:
+            cores = (cpu_seconds(args.pid) - before) / phases[-1].wall
+            done = len(phases[-1].latencies) / phases[-1].wall
+            p99 = pct(sorted(phases[-1].latencies), 99) * 1000
+            per_core = done / cores
+            cost = 1e6 / per_core / 3600 * args.vcpu_hour
+            print(
+                f"   sequential: {done:.0f} req/s on {cores:.2f} cores (p99 {p99:.2f} ms) = "
+                f"{per_core:.0f} req/s per core: ${cost:.3f} per million queries at "
+                f"${args.vcpu_hour:g} per vCPU-hour",
+                flush=True,
+            )
     if args.rate > 0:
         phases.append(await open_loop(host, port, urls, args.rate, args.duration, args.timeout))
         print(phases[-1].report(), flush=True)
     if args.concurrency > 0:
         phases.append(await closed_loop(host, port, urls, args.concurrency, args.closed_duration))
         print(phases[-1].report(), flush=True)
+    if args.capacity:
+        await capacity(host, port, urls, args)
     return phases
 
 
@@ -394,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         host = "127.0.0.1"
         proc = start_server(args.index, port, env)
-        pid = proc.pid
+        pid = args.pid = proc.pid
     else:
         parsed = urllib.parse.urlsplit(args.url)
         host, port = parsed.hostname or "", parsed.port or 80

@@ -24,6 +24,7 @@ served one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -31,23 +32,25 @@ import platform
 import re
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinyseek import __version__
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
-from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint
-from tinyseek.indexer.embedding import BatchPolicy, embed_texts
+from tinyseek.indexer.checkpoint import BuildProgress, Checkpoint, ShardFeed
+from tinyseek.indexer.embedding import DEFAULT_BATCH_SIZE, BatchPolicy, embed_texts
 from tinyseek.indexer.generations import (
     collect_garbage,
     component_checksums,
@@ -73,7 +76,7 @@ from tinyseek.indexer.writer import publish_with_writes
 from tinyseek.iteration import batched
 from tinyseek.models.encoder import Encoder
 from tinyseek.search.bm25 import BM25Index
-from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.dense import DenseIndex, DenseKind, DenseParams, ExactTopK, recall_at_k
 from tinyseek.search.engine import load_generation
 from tinyseek.search.layout import (
     BM25_DIR,
@@ -89,11 +92,25 @@ from tinyseek.search.store import DocStore, StoreMeta
 from tinyseek.search.types import FusionWeights, Product
 from tinyseek.search.validation import check_product
 
+if TYPE_CHECKING:
+    from tinyseek.indexer.ray_embed import RayOptions
+
 log = logging.getLogger(__name__)
 
 DEFAULT_KEEP = 3
 DEFAULT_CHECKPOINT_ROWS = 4096
 _STORE_CHUNK = 2048
+TRAIN_SAMPLE = 100_000
+"""Vectors a quantising index (hnsw_sq8, ivfpq) trains on, spread evenly over the catalog."""
+RECALL_SAMPLE = 200
+RECALL_K = 10
+
+
+def training_stride(total: int, sample: int = TRAIN_SAMPLE) -> int:
+    """Every how many vectors one joins the training sample (positions 0, s, 2s, ...): by
+    position in the catalog, so any split into shards or blocks trains the same quantiser."""
+    return max(1, -(-total // sample))
+
 
 faiss: Any = importlib.import_module("faiss")
 
@@ -172,6 +189,9 @@ def _add_deterministic(dense: DenseIndex, vectors: np.ndarray) -> None:
         faiss.omp_set_num_threads(threads)
 
 
+_DENSE_DTYPES = {"flat": "float32", "hnsw": "float32", "hnsw_sq8": "uint8", "ivfpq": "pq8"}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -204,13 +224,23 @@ class GenerationWriter:
         # One indexing thread: documents land in segments in ordinal order, so
         # equal BM25 scores rank the same way in every build of the same catalog.
         self._bm25_writer = self.bm25.writer(threads=1)
-        # Unknown size: stream into a flat index and decide on HNSW at the end.
+        # Unknown size: stream into a flat index and decide on the kind at the end.
         self._streaming = expected_size is None
         size = 0 if expected_size is None else expected_size
         self.dense = DenseIndex.create(
-            dim, size, DenseParams(hnsw_threshold=1 << 62) if self._streaming else params
+            dim, size, DenseParams(kind=DenseKind.FLAT.value) if self._streaming else params
         )
         self.count = 0
+        self.recall: dict[str, Any] | None = None
+        """recall@10 against exact search, when measured (`measure_recall`)."""
+
+    @property
+    def needs_training(self) -> bool:
+        return self.dense.needs_training
+
+    def train(self, sample: np.ndarray) -> None:
+        """Train a quantising dense index (see `training_stride`) before adding vectors."""
+        self.dense.train(sample)
 
     def add_products(self, products: list[Product]) -> None:
         products = [check_product(p) for p in products]
@@ -219,7 +249,16 @@ class GenerationWriter:
         BM25Index.add(self._bm25_writer, ordinals, products)
         self.count += len(products)
 
+    def products_done(self) -> None:
+        """The calling thread added its last products: commit them and close its store
+        connection (SQLite connections are per thread; `finish` writes the meta on its own).
+        Nothing is visible before `finish` renames the directory into place."""
+        self.store.commit()
+        self.store.close()
+
     def add_vectors(self, vectors: np.ndarray) -> None:
+        if self.dense.needs_training:
+            raise RuntimeError("the dense index quantises: train it before adding vectors")
         if self.dense.is_hnsw:
             _add_deterministic(self.dense, vectors)
         else:
@@ -238,9 +277,11 @@ class GenerationWriter:
             )
         self._bm25_writer.commit()
         self._bm25_writer.wait_merging_threads()
-        if self._streaming and self.count >= self.params.hnsw_threshold:
+        if self._streaming and self.params.kind_for(self.count) is not DenseKind.FLAT:
             flat = self.dense
             self.dense = DenseIndex.create(flat.dim, self.count, self.params)
+            if self.dense.needs_training:
+                self.dense.train(flat.vectors(range(0, self.count, training_stride(self.count))))
             for start in range(0, self.count, 8192):
                 vectors = flat.vectors(range(start, min(start + 8192, self.count)))
                 _add_deterministic(self.dense, vectors)
@@ -268,7 +309,12 @@ class GenerationWriter:
             "doc_count": self.count,
             "ordinals": self.count,
             "tombstones": 0,
-            "dense": {"kind": self.dense.kind, "dtype": "float32", "params": self.params.__dict__},
+            "dense": {
+                "kind": self.dense.kind,
+                "dtype": _DENSE_DTYPES[self.dense.kind],
+                "params": self.params.__dict__,
+                **({"recall": self.recall} if self.recall else {}),
+            },
             "bm25": {"boosts": self.bm25.boosts},
             "versions": library_versions(),
             **manifest,
@@ -306,7 +352,7 @@ def build_index(
     products: Iterable[Product],
     index_dir: str | Path,
     encoder: Encoder,
-    batch_size: int = 256,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     dense_params: DenseParams | None = None,
     fusion: FusionWeights | None = None,
     progress: bool = False,
@@ -370,6 +416,53 @@ def build_index(
     )
 
 
+def training_sample(shards: Iterable[np.ndarray], total: int) -> np.ndarray:
+    """The vectors at positions 0, s, 2s, ... (s = `training_stride(total)`) of a stream."""
+    stride, start, parts = training_stride(total), 0, []
+    for vectors in shards:
+        parts.append(vectors[(-start) % stride :: stride])
+        start += len(vectors)
+    return np.concatenate(parts) if parts else np.empty((0, 0), dtype=np.float32)
+
+
+def measure_recall(
+    dense: DenseIndex,
+    shards: Callable[[], Iterable[np.ndarray]],
+    total: int,
+    queries: np.ndarray | None = None,
+    k: int = RECALL_K,
+) -> dict[str, Any]:
+    """recall@k of `dense` against exact inner-product search over the same float32 vectors
+    (streamed by `shards()`, in ordinal order).
+
+    Queries: the given query vectors, else RECALL_SAMPLE products' own vectors (a seeded
+    sample), each with itself left out of both rankings.
+    """
+    own = queries is None
+    if queries is None:
+        rng = np.random.default_rng(0)
+        picks = np.sort(rng.choice(total, size=min(RECALL_SAMPLE, total), replace=False))
+        queries = np.empty((len(picks), dense.dim), dtype=np.float32)
+        start = 0
+        for vectors in shards():
+            inside = picks[(picks >= start) & (picks < start + len(vectors))]
+            queries[np.searchsorted(picks, inside)] = vectors[inside - start]
+            start += len(vectors)
+    depth = k + 1 if own else k
+    exact = ExactTopK(queries, depth)
+    for vectors in shards():
+        exact.add(vectors)
+    truth, found = exact.ids(), dense.search_batch(queries, depth)
+    if own:
+        truth = np.array([[i for i in row if i != p][:k] for row, p in zip(truth, picks)])
+        found = np.array([[i for i in row if i != p][:k] for row, p in zip(found, picks)])
+    return {
+        f"at_{k}": round(recall_at_k(found, truth), 4),
+        "queries": "products' own vectors" if own else "query texts",
+        "sample": len(queries),
+    }
+
+
 def _currency_entry(code: str | None) -> dict[str, str]:
     """The manifest's `currency`: the ISO code of the catalog's prices, absent if unknown."""
     return {} if code is None else {"currency": code}
@@ -410,6 +503,8 @@ def build_catalog(
     lock_wait: float | None = None,
     writes_since: str = "catalog",
     force: bool = False,
+    recall_queries: Sequence[str] | None = None,
+    ray: RayOptions | None = None,
 ) -> BuildStats:
     """Index a catalog file into a new generation and publish it; resumable with `resume=True`.
 
@@ -425,6 +520,12 @@ def build_catalog(
     QualityRefusedError when the index's reference labels score the new generation worse
     than the served one and `force` is False (the generation stays unpublished, and the
     checkpoint with it: `resume=True, force=True` publishes it without rebuilding).
+
+    `ray`: embed on a Ray cluster (`indexer.ray_embed`, the `ray` extra) instead of here.
+
+    An approximate dense index's recall@10 against exact search is measured on
+    `recall_queries` (else on a sample of the products' own vectors) and recorded in the
+    manifest under dense.recall.
     """
     if writes_since not in ("catalog", "start"):
         raise ValueError(f"writes_since must be 'catalog' or 'start', got {writes_since!r}")
@@ -440,11 +541,16 @@ def build_catalog(
     set_threads(threads)
 
     declared = None if currency is None else currency_code(currency)
-    prices = CatalogCurrency(declared)  # the last pass over the catalog sets its currency
+    passes: list[CatalogCurrency] = []  # one per read of the catalog (stages read it at once)
+
+    def catalog_currency() -> str | None:
+        """The catalog's currency: every complete read finds the same (the first priced row
+        sets it, or the declared one)."""
+        return next((p.code for p in reversed(passes) if p.code is not None), declared)
 
     def items() -> Iterator[Product | Reject]:
-        nonlocal prices
         prices = CatalogCurrency(declared)
+        passes.append(prices)
         return read_catalog(
             catalog, mapping, encoding=encoding, fmt=fmt, currency=prices, unmapped=unmapped
         )
@@ -479,19 +585,25 @@ def build_catalog(
             checkpoint.start(state)
         resumed_from = state.products_embedded
 
-        if not state.embedded:
-            _embed_phase(items(), encoder, policy, checkpoint, state, checkpoint_rows, progress)
-        embedded = state.products_embedded - resumed_from
+        def embed_here(feed: ShardFeed) -> None:
+            _embed_phase(items(), encoder, policy, feed, state, checkpoint_rows, progress)
 
-        final = _finished_generation(index_dir, state)
+        embed: Callable[[ShardFeed], None] = embed_here
+        if ray is not None:
+            from tinyseek.indexer.ray_embed import ray_embed_stage
+
+            embed = ray_embed_stage(items, encoder, policy, checkpoint, checkpoint_rows, ray)
+        embedded = 0
+
+        final = _finished_generation(index_dir, state) if state.embedded else None
         with ExitStack() as stack:
             rejects_file: IO[str] | None = None
             if rejects_path is not None:
                 rejects_file = stack.enter_context(Path(rejects_path).open("w", encoding="utf-8"))
             if final is None:
-                final, rejects = _assemble_phase(
-                    items(), index_dir, encoder, checkpoint, state, params, fusion, threads,
-                    rejects_file, catalog, snapshot, lambda: prices.code,
+                final, rejects, embedded = _build_phase(
+                    items, index_dir, encoder, embed, checkpoint, state, params, fusion,
+                    threads, rejects_file, catalog, snapshot, recall_queries, catalog_currency,
                 )  # fmt: skip
             else:
                 log.info(
@@ -519,7 +631,7 @@ def _embed_phase(
     items: Iterator[Product | Reject],
     encoder: Encoder,
     policy: BatchPolicy,
-    checkpoint: Checkpoint,
+    feed: ShardFeed,
     state: BuildProgress,
     checkpoint_rows: int,
     progress: bool,
@@ -530,11 +642,8 @@ def _embed_phase(
     consumed = 0
 
     def flush() -> None:
-        vectors = embed_texts(encoder, texts, policy)
-        checkpoint.write_shard(len(state.shards), vectors)
-        state.shards.append(len(texts))
-        state.rows_consumed = consumed
-        checkpoint.save(state)
+        feed.check()
+        feed.publish(embed_texts(encoder, texts, policy), consumed)
         texts.clear()
 
     try:
@@ -553,9 +662,7 @@ def _embed_phase(
     finally:
         if bar is not None:
             bar.close()
-    state.rows_consumed = consumed
-    state.embedded = True
-    checkpoint.save(state)
+    feed.finish(consumed)
 
 
 def _finished_generation(index_dir: Path, state: BuildProgress) -> Path | None:
@@ -586,10 +693,19 @@ def _count_rejects(items: Iterator[Product | Reject], rejects_file: IO[str] | No
     return counts
 
 
-def _assemble_phase(
-    items: Iterator[Product | Reject],
+def _yield_to_the_encoder() -> None:
+    """Lower this thread's scheduling priority (Linux: per thread), so the encoder's threads
+    keep the cores while they have work and this stage fills the gaps; the stages then
+    finish soon after the embedding instead of slowing every encoder batch down."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _build_phase(
+    items: Callable[[], Iterator[Product | Reject]],
     index_dir: Path,
     encoder: Encoder,
+    embed: Callable[[ShardFeed], None],
     checkpoint: Checkpoint,
     state: BuildProgress,
     params: DenseParams,
@@ -598,19 +714,35 @@ def _assemble_phase(
     rejects_file: IO[str] | None,
     catalog: Path,
     journal_seq: int,
-    currency: Callable[[], str | None],
-) -> tuple[Path, Counter[str]]:
-    """The generation from the catalog's products and the checkpoint's vectors;
+    recall_queries: Sequence[str] | None = None,
+    currency: Callable[[], str | None] = lambda: None,
+) -> tuple[Path, Counter[str], int]:
+    """Embed what the checkpoint lacks (`embed`, on this thread) while two threads assemble
+    the generation: one adds the products to the store and BM25, the other adds each shard's
+    vectors to the dense index as soon as the shard is on disk, in catalog order (so the
+    graph is the one a sequential build makes). The dense index's kind is chosen from the
+    catalog's row count, recorded in the checkpoint so a resumed job chooses the same.
     `currency()` is the catalog's currency once every row was read."""
-    expected = state.products_embedded
-    rejects: Counter[str] = Counter()
+    if state.expected_rows is None:
+        state.expected_rows = count_rows(catalog)
     if state.generation is None or (index_dir / state.generation).exists():
         state.generation = generation_name(next_generation_number(index_dir))
-        checkpoint.save(state)
-    writer = GenerationWriter(index_dir, state.generation, encoder.dim, expected, params, threads)
-    try:
+    checkpoint.save(state)
+    writer = GenerationWriter(
+        index_dir, state.generation, encoder.dim, state.expected_rows, params, threads
+    )
+    feed = ShardFeed(checkpoint, state, encoder.dim)
+    rejects: Counter[str] = Counter()
+
+    clock: dict[str, float] = {}
+
+    def add_products() -> None:
+        _yield_to_the_encoder()
+        begin = time.perf_counter()
         chunk: list[Product] = []
-        for item in items:
+        for item in items():
+            if feed.stopped:
+                return
             if isinstance(item, Reject):
                 _write_reject(rejects_file, item, rejects)
                 continue
@@ -620,6 +752,41 @@ def _assemble_phase(
                 chunk = []
         if chunk:
             writer.add_products(chunk)
+        writer.products_done()
+        clock["store and BM25"] = time.perf_counter() - begin
+
+    def add_vectors() -> None:
+        _yield_to_the_encoder()
+        begin, busy = time.perf_counter(), 0.0
+        if writer.needs_training:
+            feed.wait_finished()
+            started = time.perf_counter()
+            writer.train(training_sample(feed.stored(), state.products_embedded))
+            busy += time.perf_counter() - started
+        for vectors in feed:
+            started = time.perf_counter()
+            writer.add_vectors(vectors)
+            busy += time.perf_counter() - started
+        clock["dense index (busy)"] = busy
+        clock["dense index (until done)"] = time.perf_counter() - begin
+
+    try:
+        with ThreadPoolExecutor(2, thread_name_prefix="assemble") as pool:
+            stages = [pool.submit(feed.guard, add_products), pool.submit(feed.guard, add_vectors)]
+            begin = time.perf_counter()
+            try:
+                if not state.embedded:
+                    embed(feed)
+                clock["embedding"] = time.perf_counter() - begin
+            except BaseException:
+                feed.stop()
+                raise
+            finally:
+                feed.finish_if_embedded()
+                for stage in stages:
+                    stage.exception()  # wait; a failed stage's error is in feed.error
+        feed.check()
+        expected = state.products_embedded
         if writer.count == 0:
             raise NoProductsError(
                 f"{catalog} has no valid products ({sum(rejects.values())} rows rejected); "
@@ -629,8 +796,15 @@ def _assemble_phase(
             raise RuntimeError(
                 f"{catalog} now yields {writer.count} products but {expected} were embedded"
             )
-        for number, rows in enumerate(state.shards):
-            writer.add_vectors(checkpoint.read_shard(number, rows, encoder.dim))
+        if not writer.dense.is_exact:
+            started = time.perf_counter()
+            queries = encoder.encode_queries(list(recall_queries)) if recall_queries else None
+            writer.recall = measure_recall(writer.dense, feed.stored, expected, queries)
+            log.info(
+                "dense %s recall@%d against exact search: %.4f (%d %s, %.1f s)",
+                writer.dense.kind, RECALL_K, writer.recall[f"at_{RECALL_K}"],
+                writer.recall["sample"], writer.recall["queries"], time.perf_counter() - started,
+            )  # fmt: skip
         final = writer.finish(
             {
                 "encoder": encoder_manifest(encoder),
@@ -647,10 +821,12 @@ def _assemble_phase(
             _artifact(encoder),
             journal_seq=journal_seq,
         )
+        clock["from start to written"] = time.perf_counter() - begin
+        log.info("build stages, seconds: %s", ", ".join(f"{k} {v:.1f}" for k, v in clock.items()))
     except BaseException:
         writer.abort()
         raise
-    return final, rejects
+    return final, rejects, feed.encoded
 
 
 def compact(
@@ -682,6 +858,9 @@ def compact(
         name = generation_name(next_generation_number(index_dir))
         writer = GenerationWriter(index_dir, name, dense.dim, live, params, threads)
         try:
+            if writer.needs_training:
+                ordinals = np.flatnonzero(generation.alive)
+                writer.train(dense.vectors(ordinals[:: training_stride(len(ordinals))]))
             for chunk in batched(store.iter_live(), _STORE_CHUNK):
                 writer.add_products([p for _, p in chunk])
                 writer.add_vectors(dense.vectors([o for o, _ in chunk]))

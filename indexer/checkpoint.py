@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,8 @@ class BuildProgress:
     """Every product of the catalog is in a shard."""
     generation: str | None = None
     """Name of the generation being assembled from the shards, once assembly began."""
+    expected_rows: int | None = None
+    """The catalog's row count when the job started: it chooses the dense index's kind."""
     version: int = PROGRESS_VERSION
 
     @property
@@ -112,6 +116,14 @@ class Checkpoint:
 
         write_atomic(self.shard_path(number), save)
 
+    def has_shard(self, number: int, rows: int, dim: int) -> bool:
+        """A complete shard of this shape is on disk (shards are renamed into place whole)."""
+        try:
+            vectors = np.load(self.shard_path(number), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return False
+        return bool(vectors.shape == (rows, dim) and vectors.dtype == np.float32)
+
     def read_shard(self, number: int, rows: int, dim: int) -> np.ndarray:
         vectors = np.load(self.shard_path(number), allow_pickle=False)
         if vectors.shape != (rows, dim):
@@ -125,3 +137,109 @@ class Checkpoint:
         if self.path.exists():
             shutil.rmtree(self.path)
             fsync_path(self.path.parent)
+
+
+class ShardFeed:
+    """Hands the shards of a build to the stage that adds them to the dense index, in order,
+    as the embedding stage finishes them (it may run on another thread, or in Ray workers).
+
+    The embedding stage calls `publish` per chunk, then `finish`; the consumer iterates the
+    feed (waiting for the next shard). A failure of any stage is recorded once (`guard`),
+    stops the others (`stopped`) and is raised where `check` is called.
+    """
+
+    def __init__(self, checkpoint: Checkpoint, state: BuildProgress, dim: int) -> None:
+        self.checkpoint = checkpoint
+        self.state = state
+        self.dim = dim
+        self._changed = threading.Condition()
+        self._finished = state.embedded
+        self._stopped = False
+        self.error: BaseException | None = None
+        self.encoded = 0
+        """Products embedded by this run (not adopted from an interrupted one)."""
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def publish(self, vectors: Any, consumed: int) -> None:
+        """Persist the next shard (catalog rows up to `consumed` are then all embedded)."""
+        number = len(self.state.shards)
+        self.checkpoint.write_shard(number, vectors)
+        self.encoded += len(vectors)
+        self.record(number, len(vectors), consumed)
+
+    def record(self, number: int, rows: int, consumed: int) -> None:
+        """The next shard in catalog order is on disk (written by this process or a worker)."""
+        with self._changed:
+            if number != len(self.state.shards):
+                raise RuntimeError(f"shard {number} recorded out of order")
+            self.state.shards.append(rows)
+            self.state.rows_consumed = consumed
+            self.checkpoint.save(self.state)
+            self._changed.notify_all()
+
+    def finish(self, consumed: int) -> None:
+        """Every product of the catalog is in a shard."""
+        with self._changed:
+            self.state.rows_consumed = consumed
+            self.state.embedded = True
+            self.checkpoint.save(self.state)
+            self._finished = True
+            self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def finish_if_embedded(self) -> None:
+        """After the embedding stage returned or failed: release whoever still waits."""
+        with self._changed:
+            if self.state.embedded:
+                self._finished = True
+            else:
+                self._stopped = True
+            self._changed.notify_all()
+
+    def guard(self, stage: Callable[[], None]) -> None:
+        """Run a stage; its failure is recorded (the first one wins) and stops the others."""
+        try:
+            stage()
+        except BaseException as exc:
+            with self._changed:
+                if self.error is None:
+                    self.error = exc
+            self.stop()
+
+    def check(self) -> None:
+        """Raise the failure of another stage, if any."""
+        if self.error is not None:
+            raise self.error
+
+    def wait_finished(self) -> bool:
+        """Wait until every shard is on disk (True) or the build stopped (False)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._finished or self._stopped)
+            return self._finished and not self._stopped
+
+    def __iter__(self) -> Iterator[Any]:
+        number = 0
+
+        def ready(n: int) -> bool:
+            return n < len(self.state.shards) or self._finished or self._stopped
+
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda n=number: ready(n))  # type: ignore[misc]
+                if self._stopped or number >= len(self.state.shards):
+                    return
+                rows = self.state.shards[number]
+            yield self.checkpoint.read_shard(number, rows, self.dim)
+            number += 1
+
+    def stored(self) -> Iterator[Any]:
+        """Every shard on disk, in order (once the feed is finished)."""
+        for number, rows in enumerate(list(self.state.shards)):
+            yield self.checkpoint.read_shard(number, rows, self.dim)

@@ -6,7 +6,7 @@ Indexer README
 Build an index from a catalog::
 
     tinyseek index catalog.csv --out INDEX_DIR [--map title=name] [--mapping map.toml]
-        [--resume] [--batch-size 256] [--token-budget 16384] [--threads 2]
+        [--resume] [--batch-size 64] [--token-budget 16384] [--threads 2]
         [--rejects rejects.jsonl] [--keep 3] [--encoder compact|teacher|ARTIFACT_DIR]
 
 Catalogs: `.jsonl` (UTF-8), `.csv` / `.tsv` (encoding detected, Latin-1 and
@@ -197,7 +197,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted build from its checkpoint"
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="most texts per encoder call")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="most texts per encoder call (default 64)"
+    )
     parser.add_argument(
         "--token-budget", type=int, default=16_384, help="most padded tokens per encoder call"
     )
@@ -207,6 +209,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     _add_keep(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster with Ray Data (needs pip install 'tinyseek[ray]'): "
+        "ADDRESS of a running cluster (e.g. auto, 127.0.0.1:6379, ray://host:10001), or none "
+        "to start one on this machine; finished blocks are checkpointed, --resume adopts them",
+    )
+    parser.add_argument(
+        "--ray-workers", type=int, default=None, help="encoder actors (default: CPUs / threads)"
+    )
+    parser.add_argument(
+        "--ray-threads", type=int, default=1, help="ONNX threads (and CPUs) per encoder actor"
+    )
+    parser.add_argument(
+        "--dense-index",
+        choices=["auto", "flat", "hnsw", "hnsw_sq8", "ivfpq"],
+        default="auto",
+        help="FAISS index for the vectors (default auto: exact below 20k products, HNSW below "
+        "500k, HNSW over 8-bit quantised vectors above); the build prints and records its "
+        "recall@10 against exact search",
+    )
+    parser.add_argument(
+        "--recall-queries",
+        metavar="FILE",
+        help="query texts (one a line, or JSON lines with a 'text' field) to measure the dense "
+        "index's recall@10 on (default: a sample of the products' own vectors)",
+    )
     parser.add_argument(
         "--fusion",
         metavar="JSON",
@@ -277,6 +308,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     generations.add_argument("index_dir")
     generations.set_defaults(func=run_generations)
 
+    push = sub.add_parser(
+        "push-index",
+        help="upload the served generation to object storage (s3://, gs://, any fsspec URL)",
+        epilog=exit_codes_help((0, 2, 5, 8)),
+    )
+    push.add_argument("index_dir")
+    push.add_argument("url", help="e.g. s3://bucket/indexes/shop (URL/CURRENT is written last)")
+    push.set_defaults(func=run_push)
+    pull = sub.add_parser(
+        "pull-index",
+        help="download the generation URL/CURRENT names and serve it from INDEX_DIR (verified; "
+        "nothing is downloaded when it is already there)",
+        epilog=exit_codes_help(
+            (0, 2, 5, 6, 8), {5: "the download is damaged or incomplete (nothing served)"}
+        ),
+    )
+    pull.add_argument("url")
+    pull.add_argument("index_dir")
+    pull.set_defaults(func=run_pull)
+
     gc = sub.add_parser("gc", help="delete old generations", epilog=GC_EXIT_CODES_HELP)
     gc.add_argument("index_dir")
     _add_keep(gc, "generations to keep (default {keep}; the served one is always kept)")
@@ -319,12 +370,30 @@ def _parse_fusion(text: str | None) -> FusionWeights | None:
     return FusionWeights.from_dict(data)
 
 
+def _read_queries(path: Path) -> list[str]:
+    """Query texts: one a line, or JSON lines with a "text" field (BEIR queries.jsonl)."""
+    import json
+
+    texts = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line.startswith("{"):
+                line = str(json.loads(line).get("text", "")).strip()
+            if line:
+                texts.append(line)
+    if not texts:
+        raise ValueError(f"{path}: no query texts")
+    return texts
+
+
 def run_index(args: argparse.Namespace) -> int:
     from tinyseek.indexer.build import build_catalog
     from tinyseek.indexer.embedding import BatchPolicy
     from tinyseek.indexer.lock import WriterLock
     from tinyseek.indexer.readers import catalog_format, parse_mapping
     from tinyseek.models.encoder import check_encoder_spec, load_encoder
+    from tinyseek.search.layout import read_manifest
 
     for name in ("batch_size", "token_budget", "checkpoint_every", "threads", "keep"):
         _positive("--" + name.replace("_", "-"), getattr(args, name))
@@ -342,6 +411,19 @@ def run_index(args: argparse.Namespace) -> int:
     wait = _wait(args)
     with WriterLock(args.out, timeout=wait):  # fail fast, before loading the encoder
         pass
+    from tinyseek.search.dense import DenseParams
+
+    dense_params = DenseParams(kind=args.dense_index)
+    ray = None
+    if args.ray is not None:
+        from tinyseek.extras import require
+        from tinyseek.indexer.ray_embed import RayOptions
+
+        require("ray", "ray")
+        _positive("--ray-workers", args.ray_workers)
+        _positive("--ray-threads", args.ray_threads)
+        ray = RayOptions(args.ray, args.ray_workers, args.ray_threads)
+    recall_queries = _read_queries(Path(args.recall_queries)) if args.recall_queries else None
     encoder = load_encoder(args.encoder, threads=args.threads)
     stats = build_catalog(
         catalog,
@@ -363,6 +445,9 @@ def run_index(args: argparse.Namespace) -> int:
         lock_wait=wait,
         writes_since=args.writes_since,
         force=args.force,
+        dense_params=dense_params,
+        recall_queries=recall_queries,
+        ray=ray,
     )
     resumed = (
         f"; resumed with {stats.resumed_from} products already embedded"
@@ -374,7 +459,37 @@ def run_index(args: argparse.Namespace) -> int:
         f"({stats.embedded} embedded by this run{resumed}) in {stats.seconds:.1f} s; "
         f"{_summary(stats.rejected, stats.reject_reasons, args.rejects)}"
     )
+    dense = read_manifest(stats.generation).get("dense", {})
+    recall = dense.get("recall")
+    print(
+        f"dense index: {dense.get('kind')}"
+        + (
+            f"; recall@10 against exact search {recall['at_10']:.4f} "
+            f"({recall['sample']} {recall['queries']})"
+            if recall
+            else " (exact)"
+        )
+    )
     return EXIT_REJECTS if stats.rejected else EXIT_OK
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.remote import push_index
+
+    done = push_index(args.index_dir, args.url)
+    print(f"pushed {done.generation}: {done.files} files, {done.bytes / 1e6:.1f} MB to {args.url}")
+    return EXIT_OK
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.remote import pull_index
+
+    done = pull_index(args.url, args.index_dir)
+    if done.skipped:
+        print(f"{done.generation} is already in {args.index_dir} and sound; serving it")
+    else:
+        print(f"pulled {done.generation}: {done.files} files, {done.bytes / 1e6:.1f} MB")
+    return EXIT_OK
 
 
 def run_update(args: argparse.Namespace) -> int:

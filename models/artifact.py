@@ -158,6 +158,17 @@ class ArtifactEncoder:
             return np.zeros((0, self._dim), dtype=np.float32)
         return self._run([e.ids for e in self._tokenizer.encode_batch(list(texts))])
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of each text (truncated at max_seq_len): a batch planner sorts and
+        groups texts by their real length with these, then calls `encode_token_ids`."""
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+
+    def encode_token_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Embed pre-tokenised texts as one batch (padded to the longest): (len(ids), dim)."""
+        if not ids:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return self._run(ids)
+
     def encode_documents(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[np.ndarray]:
         """Stream: tokenize a window of batches, run them sorted by length (less padding),
         then yield the window's vectors batch by batch in input order."""
@@ -204,6 +215,9 @@ def _onnx_runner(model_path: Path, threads: int | None) -> Runner:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads sleep instead of spinning: a batch build runs the dense index's
+    # insertion and the store beside the encoder on the same cores (indexer.build).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types (InvalidProtobuf, Fail, ...)

@@ -132,8 +132,8 @@ def test_resume_after_crash_while_publishing(
         real_replace(src, dst)
 
     with monkeypatch.context() as patch:
-        if point == "assemble":  # half of the store and BM25 written
-            patch.setattr(build_module.GenerationWriter, "add_vectors", crash)
+        if point == "assemble":  # store, BM25 and vectors written, not committed
+            patch.setattr(build_module.GenerationWriter, "finish", crash)
         elif point == "rename":  # generation complete on disk, not renamed into place
             patch.setattr(build_module.os, "replace", crash_on_generation_rename)
         else:  # renamed into place, CURRENT not switched yet

@@ -234,3 +234,32 @@ def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_
     )
     assert failures == []
     assert reads[0] > 0
+
+
+def test_page_footer_shows_the_served_quality(
+    guarded_catalog: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from tests.test_api import find_chromium
+
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip("no Chromium found (apt-get install -y --no-install-recommends chromium)")
+    index, _ = guarded_catalog
+    report = publish_report(current_generation(index))
+    assert report is not None
+    hybrid = report.configs["hybrid"]
+    with serve(index, tmp_path / "serve.log") as server:
+        command = [
+            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=15000", "--dump-dom", f"{server.base}/",
+        ]  # fmt: skip
+        dom = subprocess.run(command, capture_output=True, text=True, timeout=90).stdout
+    footer = re.search(r'<footer id="quality"[^>]*>(.*?)</footer>', dom, flags=re.S)
+    assert footer is not None, dom[-2000:]
+    assert "hidden" not in footer.group(0).split(">")[0]
+    assert footer.group(1) == (
+        f"Search quality on 83 labelled queries: F1@10 {hybrid['f1@10']:.3f} · "
+        f"nDCG@10 {hybrid['ndcg@10']:.3f} (gen-000001)"
+    )

@@ -1,0 +1,106 @@
+"""`tinyseek serve INDEX_DIR --ray [ADDRESS]`: the same service as a Ray Serve deployment.
+
+Each replica builds the very app `tinyseek serve` runs (`create_app`: the HTTP API, the
+page, metrics, the background reload that moves to a newly published generation), so every
+replica hot-reloads on its own. Ray Serve's proxy takes the HTTP port and routes to the
+replicas; autoscaling adds replicas (up to `max_replicas`) when the ongoing requests per
+replica pass `target_ongoing`. The index directory must be readable by every node (a shared
+volume, or `tinyseek pull-index` on each node first).
+
+Needs the `ray` extra: pip install 'tinyseek[ray]'.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from tinyseek.api.app import create_app
+from tinyseek.api.settings import Settings
+from tinyseek.extras import MissingExtraError
+
+log = logging.getLogger(__name__)
+
+LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    address: str = LOCAL
+    """A Ray cluster address, or "local" to start one on this machine."""
+    replicas: int = 2
+    max_replicas: int = 4
+    target_ongoing: float = 4.0
+    """Ongoing requests per replica the autoscaler aims at."""
+    cpus_per_replica: float = 1.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        from ray import serve  # noqa: F401  (its extra dependencies fail here when missing)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"this needs the 'ray' extra ({exc}); install it with: pip install 'tinyseek[ray]'"
+        ) from None
+    return ray
+
+
+def deployment(settings: Settings, options: ServeOptions) -> Any:
+    """The bound Ray Serve application: replicas of the tinyseek app, autoscaled."""
+    _ray()
+    from ray import serve
+
+    def build() -> FastAPI:  # a function: Serve calls it in each replica (a partial it would not)
+        return create_app(settings)
+
+    make: Any = serve.deployment
+    return make(
+        serve.ingress(build)(),
+        name="tinyseek",
+        autoscaling_config={
+            "min_replicas": options.replicas,
+            "initial_replicas": options.replicas,
+            "max_replicas": max(options.max_replicas, options.replicas),
+            "target_ongoing_requests": options.target_ongoing,
+        },
+        ray_actor_options={"num_cpus": options.cpus_per_replica},
+        health_check_period_s=5,
+    ).bind()
+
+
+def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = True) -> None:
+    """Start (or join) a Ray cluster, deploy the app on it and keep serving."""
+    ray = _ray()
+    from ray import serve
+
+    if not ray.is_initialized():
+        env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        for name, value in settings.model_dump(exclude_none=True).items():
+            env[f"TINYSEEK_{name.upper()}"] = str(value)
+        for name in ("TINYSEEK_HOME", "TINYSEEK_API_KEY"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        kwargs: dict[str, Any] = {"log_to_driver": False, "runtime_env": {"env_vars": env}}
+        if options.address == LOCAL:
+            ray.init(include_dashboard=False, **kwargs)
+        else:
+            ray.init(address=options.address, **kwargs)
+    serve.start(http_options={"host": options.host, "port": options.port})
+    serve.run(deployment(settings, options), name="tinyseek", route_prefix="/", blocking=False)
+    log.info(
+        "tinyseek on Ray Serve: http://%s:%d/ (%d-%d replicas)",
+        options.host, options.port, options.replicas, options.max_replicas,
+    )  # fmt: skip
+    print(f"serving on Ray Serve at http://{options.host}:{options.port}/", flush=True)
+    if blocking:
+        import time
+
+        while True:
+            time.sleep(3600)

@@ -1,0 +1,125 @@
+"""`tinyseek serve DIR --ray ADDRESS`: the service as a Ray Serve deployment with 2 replicas
+on a real local cluster: the same API and page as `tinyseek serve`, the same results as the
+library, and a newly published generation reaches every replica."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ray_cluster import free_port
+from tests.test_indexer_support import make_products
+from tinyseek.indexer import build_index
+from tinyseek.models.encoder import load_encoder
+from tinyseek.search.engine import Engine
+from tinyseek.search.types import Product
+
+pytest.importorskip("ray.serve", reason="needs the ray extra: pip install 'tinyseek[ray]'")
+
+QUERIES = ("oak chair", "cordless drill", "brass lamp", "blue rug")
+
+
+def on_cluster(address: str, code: str) -> str:
+    """Run `code` in a fresh process connected to the cluster (this one stays unconnected, so
+    later tests can connect their own way); returns what it printed."""
+    script = (
+        "import ray; from ray import serve; "
+        f"ray.init(address={address!r}, log_to_driver=False); {code}"
+    )
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def get(url: str, timeout: float = 10) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read()
+            kind = response.headers.get("content-type", "")
+            return response.status, json.loads(body) if "json" in kind else body.decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+@pytest.fixture()
+def served(
+    tmp_path: Path, ray_cluster: str, tiny: dict[str, object]
+) -> Iterator[tuple[str, Path, Any, str]]:
+    encoder = load_encoder(Path(str(tiny["path"])), threads=1)
+    index = tmp_path / "index"
+    build_index(make_products(200), index, encoder)  # the artifact is bundled in the index
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}
+    driver = subprocess.Popen(
+        [
+            sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", ray_cluster,
+            "--replicas", "2", "--port", str(port), "--no-access-log", "--cache-size", "0",
+        ],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if driver.poll() is not None:
+                raise RuntimeError(driver.stderr.read().decode()[-3000:] if driver.stderr else "")
+            try:
+                if get(f"{base}/readyz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("Ray Serve deployment was not ready in time")
+            time.sleep(1)
+        yield base, index, encoder, ray_cluster
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+        on_cluster(ray_cluster, "serve.shutdown()")  # replicas, proxy and controller end
+
+
+def test_two_replicas_answer_like_the_library_and_reload(
+    served: tuple[str, Path, Any, str],
+) -> None:
+    base, index, encoder, address = served
+    running = on_cluster(
+        address,
+        "d = serve.status().applications['tinyseek'].deployments['tinyseek']; "
+        "print(d.replica_states.get('RUNNING'))",
+    )
+    assert running == "2"
+    engine = Engine.open(index, encoder=encoder)
+    for query in QUERIES:
+        for mode in ("bm25", "dense", "hybrid"):
+            code, body = get(f"{base}/search?q={urllib.parse.quote(query)}&k=10&mode={mode}")
+            assert code == 200
+            assert [h["id"] for h in body["hits"]] == [
+                h.doc_id for h in engine.search(query, k=10, mode=mode)
+            ]
+    code, page = get(f"{base}/")
+    assert code == 200 and "<html" in page
+    assert get(f"{base}/healthz")[0] == 200
+    # a new generation is published: every replica moves to it by itself
+    new = Product(id="NEW-1", title="Quixotic zebra-striped garden gnome lantern")
+    build_index([*make_products(200), new], index, encoder)
+    deadline = time.monotonic() + 60
+    seen = 0
+    while seen < 20 and time.monotonic() < deadline:  # 20 answers in a row, any replica
+        code, body = get(f"{base}/search?q=zebra+gnome+lantern&k=1&mode=bm25")
+        seen = seen + 1 if code == 200 and body["hits"] and body["hits"][0]["id"] == "NEW-1" else 0
+        time.sleep(0.1)
+    assert seen == 20
