@@ -9,13 +9,15 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install demo test lint clean
 
-# torch goes first, pinned to the CPU build: a looser pin would pull CUDA packages.
+# torch goes first, pinned to the CPU build: a looser pin would pull CUDA packages. setuptools
+# warns on every editable install about same-named folders in the working directory
+# (tinyseek/ is the package itself): nothing a user can act on, so it is filtered.
 $(BIN)/tinyseek: pyproject.toml
 	@echo "installing tinyseek into $(VENV): PyTorch (CPU build) first, then the project and its extras (about 2 minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
 install: $(BIN)/tinyseek
