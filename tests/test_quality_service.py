@@ -239,7 +239,7 @@ def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_
 def test_page_footer_shows_the_served_quality(
     guarded_catalog: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from tests.test_api import find_chromium
+    from tests.browser import find_chromium
 
     browser = find_chromium()
     if browser is None:
