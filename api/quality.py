@@ -39,6 +39,7 @@ from tinyseek.indexer.quality import (
     labels_path,
     latest_report,
     load_labels,
+    now,
     publish_report,
     read_history,
     score_engine,
@@ -214,18 +215,18 @@ class QualityMonitor:
         started = time.perf_counter()
         before, after = rollback(self.index_dir, to=target.name, lock_wait=self.lock_wait)
         engine.reload_if_changed()
-        self.rollbacks += 1
         append_history(
             self.index_dir,
             {
                 "kind": "rollback",
-                "at": report.at,
+                "at": now(),
                 "from": f"{report.generation}@{report.revision}",
                 "to": after,
                 "why": why,
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
+        self.rollbacks += 1
         log.warning("rolled back from %s to %s; now serving %s", before, after, after)
 
 

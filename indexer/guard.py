@@ -6,7 +6,7 @@ candidate holds every acknowledged write and before CURRENT names it: F1@10 or n
 any configuration falling by more than the tolerance (relative) against the served
 generation refuses the publish (QualityRefusedError, exit code 9) unless forced; the
 report goes into the candidate's manifest (`quality`) and the history either way. A
-rollback is scored and recorded, never refused.
+rollback is served first, then scored and recorded (`record_rollback`), never refused.
 
 In-place writes (`tinyseek update`, the API) are the shop's own data: they are never
 refused. `check_in_place` re-scores the served generation after an update that touched a
@@ -78,8 +78,8 @@ def check_before_publish(
 
     None when the index has no labels. Raises QualityRefusedError (the report recorded
     as refused) when F1@10 or nDCG@10 of a configuration fell by more than the
-    tolerance, unless `force`. A rollback (`event="rollback"`) is scored and recorded,
-    never refused. The caller holds the writer lock.
+    tolerance, unless `force`. A rollback (`event="rollback"`, see `record_rollback`) is
+    scored and recorded, never refused. The caller holds the writer lock.
     """
     labels = load_labels(index_dir)
     if labels is None:
@@ -142,6 +142,15 @@ def check_before_publish(
         else f"the served generation's {baseline.event} report at its revision reused",
     )
     return report
+
+
+def record_rollback(index_dir: Path, gen_dir: Path, encoder: Encoder | None) -> None:
+    """Score a generation a rollback has just served and record it (its new publish
+    report); a failure is logged, never raised: the rollback is done."""
+    try:
+        check_before_publish(index_dir, gen_dir, encoder, event="rollback")
+    except Exception as exc:
+        log.warning("rolled back to %s, but could not score it: %s", gen_dir.name, exc)
 
 
 def _current_report(index_dir: Path, gen_dir: Path, labels: ReferenceSet) -> QualityReport:
