@@ -218,6 +218,16 @@ SAMPLE_CURRENCY = "USD"
 """The packaged sample catalog's prices are US dollars (sample_data/README.md)."""
 
 
+def demo_currency(catalog: Path, currency: str | None) -> str | None:
+    """The demo catalog's currency: as given, else USD for the packaged sample (however its
+    path is spelled: `make demo` passes sample_data/corpus.jsonl)."""
+    from tinyseek.resources import sample_catalog
+
+    if currency is None and catalog.resolve() == sample_catalog().resolve():
+        return SAMPLE_CURRENCY
+    return currency
+
+
 def demo_index_dir(encoder: str | None) -> Path:
     """One demo index per encoder spec, so switching encoders never mixes vectors."""
     if encoder is None:
@@ -255,10 +265,7 @@ def run_demo(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"demo catalog not found: {catalog}")
         check_encoder_spec(args.encoder or COMPACT)
         print(f"building the demo index of {catalog} in {index_dir} ...", flush=True)
-        currency = args.currency
-        if currency is None and catalog == sample_catalog():
-            currency = SAMPLE_CURRENCY
-        build_demo_index(catalog, index_dir, args.encoder, currency)
+        build_demo_index(catalog, index_dir, args.encoder, demo_currency(catalog, args.currency))
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"tinyseek demo: open http://{host}:{args.port}/  (API docs at /docs)", flush=True)
     return serve(index_dir, args, encoder=args.encoder, pinned=True)

@@ -597,6 +597,7 @@ def test_demo_builds_its_index_and_serves(
         generation = demo_index / (demo_index / "CURRENT").read_text().strip()
         manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["encoder"]["name"].startswith("tinyseek-encoder-")  # compact default
+        assert "currency" not in manifest  # plain numbers, no --currency
         while time.monotonic() < deadline:
             try:
                 ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
@@ -615,6 +616,19 @@ def test_demo_builds_its_index_and_serves(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_the_demo_knows_the_sample_is_in_dollars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinyseek.api.cli import demo_currency
+
+    monkeypatch.chdir(SAMPLE.parent)
+    assert demo_currency(Path("sample_data/corpus.jsonl"), None) == "USD"  # as make demo says it
+    assert demo_currency(SAMPLE / "corpus.jsonl", "EUR") == "EUR"
+    other = tmp_path / "corpus.jsonl"
+    other.write_text("", encoding="utf-8")
+    assert demo_currency(other, None) is None
 
 
 def test_the_schema_and_the_handlers_agree_on_edge_cases(client: httpx.Client) -> None:
