@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
-from tinyseek.indexer.guard import is_refused
+from tinyseek.indexer.guard import is_good_build, is_refused, last_good_build
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.search.integrity import segment_ids
 
@@ -180,7 +180,9 @@ def collect_garbage(
     """Delete generations beyond the newest `keep` (never the served one) and stale temp dirs.
 
     A generation the quality check refused does not count towards `keep`: it stays (to be
-    published with --force) until a newer generation is served, then goes.
+    published with --force) until a newer generation is served, then goes. While the
+    served build is not a good one (forced, or never checked), the last good build stays
+    (the service's rollback target).
 
     Runs under the writer lock (a `.tmp-gen-*` directory is only in use while its writer
     holds it): it takes the lock (waiting up to `lock_wait` seconds), unless the caller
@@ -200,6 +202,9 @@ def collect_garbage(
         keep_names |= {name for name in refused if served is None or name > served}
         if served:
             keep_names.add(served)
+            good = None if is_good_build(index_dir / served) else last_good_build(index_dir, served)
+            if good is not None:  # what the service rolls this bad build back to
+                keep_names.add(good[0].name)
         removed = []
         for gen in generations:
             if gen.name not in keep_names:

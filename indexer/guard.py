@@ -360,19 +360,29 @@ def judge_served(
     return Judged(verdict, alarm)
 
 
-def last_good_build(index_dir: Path, before: str) -> tuple[Path, QualityReport] | None:
-    """The newest generation older than `before` published as a good build (attached,
-    passed or rolled back to), with its publish report."""
+def last_good_build(
+    index_dir: Path, before: str | None = None
+) -> tuple[Path, QualityReport] | None:
+    """The newest generation (older than `before`, when given) published as a good build
+    (attached, passed or rolled back to), with its publish report."""
     for gen in reversed(list_generations(index_dir)):
-        if gen.name >= before:
+        if before is not None and gen.name >= before:
             continue
-        try:
+        if is_good_build(gen):  # a damaged generation is none
             report = publish_report(gen)
-        except Exception:  # a damaged generation is no rollback target
-            continue
-        if report is not None and report.verdict in {v.value for v in GOOD_BUILDS}:
+            assert report is not None
             return gen, report
     return None
+
+
+def is_good_build(gen_dir: Path) -> bool:
+    """Whether the generation was published as a good build (attached, passed, rolled
+    back to)."""
+    try:
+        report = publish_report(gen_dir)
+    except Exception:
+        return False
+    return report is not None and report.verdict in {v.value for v in GOOD_BUILDS}
 
 
 def is_refused(gen_dir: Path) -> bool:

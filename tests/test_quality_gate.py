@@ -301,3 +301,21 @@ def test_history_tail_reads_only_the_last_lines(block: int) -> None:
     for limit in (1, 5, 999, 1001, 2000):
         assert _tail_lines(io.BytesIO(data), limit, block) == lines[-limit:]
     assert _tail_lines(io.BytesIO(data), None, block) == lines
+
+
+def test_gc_keeps_the_last_good_build_whatever_was_forced_since(
+    guarded: Path, tmp_path: Path, sample_products: list[Product]
+) -> None:
+    from tinyseek.indexer.build import build_catalog
+
+    for share in (0.2, 0.4, 0.6):  # each one worse than the one it replaces: forced
+        worse = degraded(tmp_path / f"worse-{share}.jsonl", sample_products, guarded, share)
+        build_catalog(worse, guarded, HashingEncoder(), keep=1, force=True)
+        report = publish_report(current_generation(guarded))
+        assert report is not None and report.verdict == "forced"
+    names = sorted(p.name for p in guarded.glob("gen-*"))
+    assert names == ["gen-000001", "gen-000004"]  # the served one and the last good one
+    from tinyseek.indexer.guard import last_good_build
+
+    good = last_good_build(guarded, before="gen-000004")
+    assert good is not None and good[0].name == "gen-000001"
