@@ -306,7 +306,7 @@ def check_in_place(
     finally:
         store.close()
     report, alarm = judged_report.report, judged_report.alarm
-    record(index_dir, report)
+    record(index_dir, report, latest_report_of=gen_dir)
     if alarm is not None:
         log.warning("%s", alarm.message())
         append_history(index_dir, {"kind": "alarm", "at": now(), **alarm.to_json()})

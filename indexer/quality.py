@@ -415,15 +415,22 @@ def _tail_lines(fh: BinaryIO, limit: int | None, block: int = 1 << 16) -> list[b
     return lines[-limit:] if limit else []
 
 
-def record(index_dir: Path, report: QualityReport, publish_report_of: Path | None = None) -> None:
+def record(
+    index_dir: Path,
+    report: QualityReport,
+    publish_report_of: Path | None = None,
+    latest_report_of: Path | None = None,
+) -> None:
     """Append the report to the history; with `publish_report_of`, also store it in that
-    generation's manifest as its publish report (the caller holds the writer lock)."""
-    if publish_report_of is not None:
-        from tinyseek.indexer.generations import write_manifest
+    generation's manifest as its publish report (`quality`), with `latest_report_of` as its
+    report after in-place writes (`quality_latest`). The caller holds the writer lock."""
+    for gen_dir, key in ((publish_report_of, "quality"), (latest_report_of, "quality_latest")):
+        if gen_dir is not None:
+            from tinyseek.indexer.generations import write_manifest
 
-        manifest = read_manifest(publish_report_of)
-        manifest["quality"] = report.to_json()
-        write_manifest(publish_report_of, manifest)
+            manifest = read_manifest(gen_dir)
+            manifest[key] = report.to_json(per_query=key == "quality")
+            write_manifest(gen_dir, manifest)
     append_history(index_dir, {"kind": "report", **report.to_json(per_query=False)})
 
 

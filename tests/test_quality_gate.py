@@ -232,6 +232,9 @@ def test_update_deleting_relevant_products_raises_the_alarm_and_keeps_the_writes
         store.close()
     publish = publish_report(current_generation(guarded))
     assert publish is not None and publish.verdict == "attached"  # the publish report stays
+    manifest = json.loads((current_generation(guarded) / "manifest.json").read_text())
+    assert manifest["quality_latest"]["verdict"] == "alarm"
+    assert manifest["quality_latest"]["revision"] == 2 and manifest["quality_latest"]["drops"]
     kinds = [(e["kind"], e.get("verdict")) for e in read_history(guarded)]
     assert kinds[-2:] == [("report", "alarm"), ("alarm", None)]
 
