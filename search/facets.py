@@ -126,6 +126,21 @@ def default_price_edges(prices: np.ndarray) -> tuple[float, ...]:
     return tuple(edges)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """A facet's values by code: their labels, and each one's rank in name order (the
+    tie-break between equal counts), so picking the top values needs no Python sort."""
+
+    labels: list[str]
+    ranks: np.ndarray
+
+    @classmethod
+    def of(cls, labels: list[str]) -> Labels:
+        ranks = np.empty(len(labels), dtype=np.int64)
+        ranks[sorted(range(len(labels)), key=lambda c: labels[c].lower())] = np.arange(len(labels))
+        return cls(labels, ranks)
+
+
 @dataclass
 class FacetIndex:
     """Per-generation lookup tables for facets (built once, read by every search)."""
@@ -133,13 +148,21 @@ class FacetIndex:
     columns: FilterColumns
     alive: np.ndarray
     price_edges: tuple[float, ...]
-    _levels: dict[int, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    _levels: dict[int, tuple[np.ndarray, Labels]] = field(default_factory=dict)
+    _brands: Labels | None = None
 
     @classmethod
     def build(cls, columns: FilterColumns, alive: np.ndarray) -> FacetIndex:
         return cls(columns, alive, default_price_edges(columns.price[alive]))
 
-    def level(self, depth: int) -> tuple[np.ndarray, list[str]]:
+    def brands(self) -> Labels:
+        """Each brand code's label (code 0: no brand)."""
+        if self._brands is None:
+            columns = self.columns
+            self._brands = Labels.of([columns.brand_label(c) for c in range(len(columns.brands))])
+        return self._brands
+
+    def level(self, depth: int) -> tuple[np.ndarray, Labels]:
         """(code of each category's path cut at `depth` levels, -1 if it has fewer; labels)."""
         cached = self._levels.get(depth)
         if cached is not None:
@@ -157,8 +180,8 @@ class FacetIndex:
                 label = self.columns.category_label(code)
                 labels.append(" > ".join(label.split(" > ")[:depth]))
             codes[code] = keys[prefix]
-        self._levels[depth] = (codes, labels)
-        return codes, labels
+        self._levels[depth] = (codes, Labels.of(labels))
+        return self._levels[depth]
 
 
 def count_facets(
@@ -167,33 +190,33 @@ def count_facets(
     """Facet counts over the products `matching` (a boolean mask over ordinals)."""
     columns = index.columns
     wanted = request.fields
+    ordinals = np.flatnonzero(matching)  # gathers by index: the set is small, the mask not
     brand = category = price = in_stock = rating = None
     level = None
     if FacetField.BRAND in wanted:
-        counts = np.bincount(columns.brand_code[matching], minlength=len(columns.brands))
+        counts = np.bincount(columns.brand_code[ordinals], minlength=len(columns.brands))
         counts[0] = 0  # code 0: no brand
-        brand = _top(counts, [columns.brand_label(c) for c in range(len(counts))], request.size)
+        brand = _top(counts, index.brands(), request.size)
     if FacetField.CATEGORY in wanted:
         level = request.category_level
         if level is None:
             chosen = normalise_category(filters.category) if filters.category else ""
             level = len(chosen.split(" > ")) + 1 if chosen else 1
         codes, labels = index.level(level)
-        at_level = codes[columns.category_code[matching]]
-        counts = np.bincount(at_level[at_level >= 0], minlength=len(labels))
+        at_level = codes[columns.category_code[ordinals]]
+        counts = np.bincount(at_level[at_level >= 0], minlength=len(labels.labels))
         category = _top(counts, labels, request.size)
     if FacetField.PRICE in wanted:
         edges = index.price_edges if request.price_edges is None else request.price_edges
-        price = _ranges(columns.price[matching], edges)
+        price = _ranges(columns.price[ordinals], edges)
     if FacetField.IN_STOCK in wanted:
-        stock = columns.in_stock[matching]
-        yes = int(stock.sum())
-        in_stock = (FacetCount("true", yes), FacetCount("false", len(stock) - yes))
+        yes = int(np.count_nonzero(columns.in_stock[ordinals]))
+        in_stock = (FacetCount("true", yes), FacetCount("false", len(ordinals) - yes))
     if FacetField.RATING in wanted:
-        values = columns.rating[matching]
-        with np.errstate(invalid="ignore"):
+        values = columns.rating[ordinals]
+        with np.errstate(invalid="ignore"):  # NaN: no rating
             rating = tuple(
-                RangeCount(step, None, int((values >= step).sum())) for step in RATING_STEPS
+                RangeCount(s, None, int(np.count_nonzero(values >= s))) for s in RATING_STEPS
             )
     return Facets(
         brand=brand,
@@ -205,22 +228,24 @@ def count_facets(
     )
 
 
-def _top(counts: np.ndarray, labels: Sequence[str], size: int) -> tuple[FacetCount, ...]:
+def _top(counts: np.ndarray, labels: Labels, size: int) -> tuple[FacetCount, ...]:
+    """The `size` most frequent values, ties in name order."""
     present = np.flatnonzero(counts)
-    order = sorted(present.tolist(), key=lambda c: (-int(counts[c]), labels[c].lower()))
-    return tuple(FacetCount(labels[c], int(counts[c])) for c in order[:size])
+    chosen = present[np.lexsort((labels.ranks[present], -counts[present]))[:size]]
+    return tuple(FacetCount(labels.labels[c], int(counts[c])) for c in chosen.tolist())
 
 
 def _ranges(prices: np.ndarray, edges: Sequence[float]) -> tuple[RangeCount, ...]:
-    """Buckets below the first edge, between each pair, and from the last edge up."""
+    """Buckets below the first edge, between each pair, and from the last edge up; bounds
+    are inclusive (a product priced at an edge counts on both sides, as the filters do)."""
     known = prices[np.isfinite(prices)]
+    # products at or above each edge, and above it: a few comparisons, no sort
+    at_least = [len(known), *(int(np.count_nonzero(known >= e)) for e in edges)]
+    above = [*(int(np.count_nonzero(known > e)) for e in edges), 0]
     points: list[float | None] = [None, *edges, None]
-    counts = []
-    for low, high in itertools.pairwise(points):
-        keep = np.ones(len(known), dtype=bool)
-        if low is not None:
-            keep &= known >= low
-        if high is not None:
-            keep &= known <= high
-        counts.append(RangeCount(low, high, int(keep.sum())))
-    return tuple(counts)
+    return tuple(
+        RangeCount(low, high, from_low - beyond)
+        for (low, high), from_low, beyond in zip(
+            itertools.pairwise(points), at_least, above, strict=True
+        )
+    )

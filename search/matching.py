@@ -75,7 +75,7 @@ class MatchSet:
 
     @property
     def total(self) -> int:
-        return int(self.mask.sum())
+        return int(np.count_nonzero(self.mask))
 
     def kind(self, ordinal: int, in_bm25: bool) -> MatchKind:
         if self.full[ordinal]:
