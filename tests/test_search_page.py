@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tinyseek.search import Engine, Product
@@ -46,8 +47,13 @@ FILTER_COMBINATIONS: list[dict[str, Any]] = [
     {"category": "Furniture"},
     {"price_min": 20.0, "price_max": 400.0},
     {"in_stock": True, "rating_min": 4.0},
+    {"brand": "kelvale"},
+    {"category": "furniture > living room", "price_max": 229.99},
+    {"price_min": 47.99, "in_stock": False},
 ]
-EDGES = (50.0, 100.0, 250.0)
+# Edges at prices the sample catalog has (7, 1, 7 and 8 products): a bucket's bounds are
+# inclusive, and products on an edge must be counted on both sides of it.
+EDGES = (47.99, 100.0, 229.99, 239.99)
 
 
 def matching_products(engine: Engine, query: str, filters: dict[str, Any]) -> list[Product]:
@@ -63,6 +69,8 @@ def passes(product: Product, filters: dict[str, Any]) -> bool:
         wanted = [level.lower() for level in filters["category"].split(" > ")]
         if [level.lower() for level in product.category_levels[: len(wanted)]] != wanted:
             return False
+    if "brand" in filters and (product.brand or "").lower() != filters["brand"].lower():
+        return False
     price = product.price
     if "price_min" in filters and (price is None or price < filters["price_min"]):
         return False
@@ -80,13 +88,13 @@ def has_every_word(product: Product, query: str) -> bool:
     return all(w in text for w in content_words(query_tokens(query)))
 
 
-def brute_force(products: list[Product], level: int) -> dict[str, Any]:
+def brute_force(products: list[Product], level: int, edges: tuple[float, ...]) -> dict[str, Any]:
     brands = Counter(p.brand for p in products if p.brand)
     categories = Counter(
         " > ".join(p.category_levels[:level]) for p in products if len(p.category_levels) >= level
     )
     prices = [p.price for p in products if p.price is not None]
-    bounds = [None, *EDGES, None]
+    bounds = [None, *edges, None]
     price = [
         sum(1 for x in prices if (lo is None or x >= lo) and (hi is None or x <= hi))
         for lo, hi in itertools.pairwise(bounds)
@@ -104,13 +112,20 @@ def brute_force(products: list[Product], level: int) -> dict[str, Any]:
     }
 
 
+def top(counts: Counter[str], size: int) -> list[tuple[str, int]]:
+    """The facet's order: most frequent first, then by name."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0].lower()))[:size]
+
+
 @pytest.mark.parametrize("filters", FILTER_COMBINATIONS, ids=lambda f: ",".join(f) or "none")
 def test_facet_counts_equal_a_brute_force_count(
     sample_engine: Engine, sample_products: list[Product], filters: dict[str, Any]
 ) -> None:
     catalog = {p.id: p for p in sample_products}
     request = FacetRequest.parse("all", size=1000, price_edges=EDGES)
-    checked = 0
+    prices = np.array([math.nan if p.price is None else p.price for p in sample_products])
+    default_edges = default_price_edges(prices)
+    checked = on_edges = 0
     for query in QUERIES:
         page = sample_engine.search_page(query, k=10, filters=filters, facets=request)
         # the matching products as the catalog file has them, not as the engine read them
@@ -124,15 +139,27 @@ def test_facet_counts_equal_a_brute_force_count(
         assert literal <= {p.id for p in products}, (query, literal - {p.id for p in products})
         facets = page.facets
         assert facets is not None and facets.category_level is not None
-        expected = brute_force(products, facets.category_level)
+        expected = brute_force(products, facets.category_level, EDGES)
         brands = {c.value: c.count for c in facets.brand or ()}
         assert brands == dict(expected["brand"]), query
         assert {c.value: c.count for c in facets.category or ()} == dict(expected["category"])
         assert [r.count for r in facets.price or ()] == expected["price"], query
         assert [c.count for c in facets.in_stock or ()] == expected["in_stock"], query
         assert [r.count for r in facets.rating or ()] == expected["rating"], query
+        # the defaults: the 10 most frequent brands and categories, the catalog's buckets
+        default = sample_engine.search_page(query, k=10, filters=filters, facets="all").facets
+        assert default is not None and default.category_level == facets.category_level
+        assert [(c.value, c.count) for c in default.brand or ()] == top(expected["brand"], 10)
+        assert [(c.value, c.count) for c in default.category or ()] == top(expected["category"], 10)
+        bounds = [(r.min, r.max) for r in default.price or ()]
+        assert bounds == list(itertools.pairwise([None, *default_edges, None])), query
+        wanted = brute_force(products, facets.category_level, default_edges)["price"]
+        assert [r.count for r in default.price or ()] == wanted, query
         checked += page.total > 0
-    assert checked >= 10  # most queries match something under every filter
+        on_edges += sum(p.price in EDGES for p in products)
+    # most queries match something (fewer under a brand, or two filters at once)
+    assert checked >= (10 if len(filters) < 2 and "brand" not in filters else 2), checked
+    assert on_edges > 0 or len(filters) > 1  # bucket bounds were put to the test
 
 
 def test_category_facet_drills_down_below_the_filter(sample_engine: Engine) -> None:
