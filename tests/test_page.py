@@ -242,6 +242,18 @@ def test_no_results_and_the_correction(browser: Browser, page_server: str) -> No
     assert " ms" in browser.evaluate("document.getElementById('status').textContent")
 
 
+def test_home_and_a_way_out_of_no_results(browser: Browser, page_server: str) -> None:
+    open_page(browser, f"{page_server}/")
+    assert browser.evaluate("getComputedStyle(document.querySelector('aside')).display") == "none"
+    after(browser, "document.querySelector('#status a').click()", "q=sofa")
+    assert total(browser) > 0
+    assert browser.evaluate("getComputedStyle(document.querySelector('aside')).display") != "none"
+    open_page(browser, f"{page_server}/?q=sofa&price_min=100000")
+    assert total(browser) == 0
+    after(browser, "document.getElementById('without-filters').click()", "q=sofa")
+    assert "price_min" not in browser.evaluate("location.search") and total(browser) > 0
+
+
 def test_phone_width(browser: Browser, page_server: str) -> None:
     browser.resize(375, 740, mobile=True)
     try:

@@ -16,6 +16,7 @@ const tbody = table.querySelector("tbody");
 const correction = $("correction");
 const pager = $("pager");
 const filtersPanel = $("filters");
+const layout = document.querySelector(".layout");
 
 // ------------------------------------------------------------------ URL state
 function current() {
@@ -208,6 +209,14 @@ function renderStatus(data, params, roundTripMs) {
     text += ` · ${data.mode} · server ${data.took_ms.toFixed(2)} ms · round trip ${roundTripMs.toFixed(1)} ms · ${data.generation}`;
   }
   statusLine.textContent = text;
+  if (data.total === 0 && filtered) {
+    const unfiltered = current();
+    for (const key of [...FILTER_KEYS, "page"]) unfiltered.delete(key);
+    const link = el("a", "", "Search without the filters");
+    link.href = "?" + unfiltered.toString();
+    link.id = "without-filters";
+    statusLine.append(" ", link);
+  }
 }
 
 // "Showing results for <corrected>. Search instead for <original>": the original link
@@ -417,12 +426,20 @@ async function load() {
   const params = current();
   syncControls(params);
   const q = params.get("q");
+  layout.classList.toggle("no-filters", !q);
   if (!q) {
     cards.replaceChildren();
     table.hidden = true;
     pager.hidden = true;
     correction.hidden = true;
-    statusLine.textContent = "Search the catalog: try “sofa”, “lamp for reading” or a model number.";
+    statusLine.className = "";
+    statusLine.replaceChildren("Search the catalog: try ");
+    ["sofa", "lamp for reading"].forEach((example, i) => {
+      const link = el("a", "", example);
+      link.href = "?" + new URLSearchParams({ q: example }).toString();
+      statusLine.append(i ? " or " : "", link);
+    });
+    statusLine.append(", or a model number.");
     renderFacets(null, params, 0);
     document.body.dataset.rendered = "?" + params.toString();
     return;
@@ -483,6 +500,13 @@ pager.addEventListener("click", (event) => {
 correction.addEventListener("click", (event) => {
   const a = event.target.closest("a#search-instead");
   if (!a || event.metaKey || event.ctrlKey) return;
+  event.preventDefault();
+  history.pushState(null, "", a.getAttribute("href"));
+  load();
+});
+statusLine.addEventListener("click", (event) => {
+  const a = event.target.closest("a[href^='?']");
+  if (!a || event.metaKey || event.ctrlKey || event.shiftKey) return;
   event.preventDefault();
   history.pushState(null, "", a.getAttribute("href"));
   load();
