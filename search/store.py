@@ -24,9 +24,10 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
+import orjson
 
 from tinyseek.errors import is_disk_full
 from tinyseek.search.filters import FilterColumns, normalise_category
@@ -99,6 +100,15 @@ class StoreMeta:
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 TRANSIENT = ("locked", "busy")
+
+
+def _loads(data: str) -> Any:
+    """A row's JSON: orjson (several times faster than json, and a page reads ten rows per
+    search), or json for what orjson refuses and json wrote (NaN)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _named(
@@ -274,7 +284,7 @@ class DocStore:
         if crc is not None and zlib.crc32(data.encode()) != crc:
             raise CorruptGenerationError(self.path, f"product row {ordinal} is damaged")
         try:
-            return Product.from_dict(json.loads(data))
+            return Product.from_dict(_loads(data))
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptGenerationError(self.path, f"product row {ordinal}: {exc}") from None
 
