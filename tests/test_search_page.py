@@ -16,7 +16,14 @@ import pytest
 
 from tinyseek.search import Engine, Product
 from tinyseek.search.bm25 import all_text, content_words, query_tokens, words
-from tinyseek.search.facets import FacetRequest, default_price_edges, nice_number
+from tinyseek.search.facets import (
+    FacetIndex,
+    FacetRequest,
+    count_facets,
+    default_price_edges,
+    nice_number,
+)
+from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.synonyms import SYNONYMS_FILE, Synonyms
 from tinyseek.search.types import MatchKind, SortOrder
 
@@ -255,6 +262,27 @@ def test_default_price_buckets_are_nice_numbers() -> None:
     edges = default_price_edges(np.array([5.0, 12, 30, 55, 80, 140, 220, 480, 900, math.nan]))
     assert list(edges) == sorted(set(edges)) and len(edges) >= 3
     assert default_price_edges(np.array([math.nan])) == ()
+
+
+def test_products_without_brand_category_price_or_rating_are_not_counted() -> None:
+    """The sample catalog has every field on every product; other catalogs do not."""
+    columns = FilterColumns(
+        price=np.array([10.0, math.nan, 30.0, 99.0]),
+        rating=np.array([4.5, math.nan, 2.0, 5.0]),
+        in_stock=np.array([True, False, True, True]),
+        brand_code=np.array([0, 1, 1, 0], dtype=np.int32),  # code 0: no brand
+        category_code=np.array([1, 0, 2, 2], dtype=np.int32),  # code 0: no category
+        brands=["", "acme"],
+        categories=["", "tools", "tools > drills"],
+    )
+    index = FacetIndex.build(columns, np.ones(4, dtype=bool))
+    matching = np.array([True, True, True, False])
+    facets = count_facets(index, matching, FacetRequest.parse("all", price_edges=[20]), Filters())
+    assert [(c.value, c.count) for c in facets.brand or ()] == [("acme", 2)]
+    assert [(c.value, c.count) for c in facets.category or ()] == [("tools", 2)]
+    assert [r.count for r in facets.price or ()] == [1, 1]
+    assert [c.count for c in facets.in_stock or ()] == [2, 1]
+    assert [r.count for r in facets.rating or ()] == [1, 1, 2, 2]
 
 
 # ---------------------------------------------------------------------------------- synonyms
