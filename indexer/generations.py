@@ -243,8 +243,14 @@ def rollback(
     to: str | None = None,
     lock_wait: float | None = None,
     encoder: Encoder | None = None,
+    only_from: str | None = None,
 ) -> tuple[str, str]:
     """Serve the previous generation (or the named one); returns (from, to) names.
+
+    With `only_from` (the service's automatic rollback), only while that generation is
+    the served one and not a good build: when another has been published meanwhile, or
+    this one was rolled back to (an operator's choice), nothing is done and (served,
+    served) is returned.
 
     Every acknowledged write the target lacks (the journal's records since it was
     served) is applied to it before it is served (embedded with `encoder`, by default
@@ -257,6 +263,8 @@ def rollback(
     index_dir = Path(index_dir)
     with WriterLock(index_dir, timeout=lock_wait) as lock:
         served = current_generation(index_dir)
+        if only_from is not None and (served.name != only_from or is_good_build(served)):
+            return served.name, served.name
         if to is None:
             target = previous_generation(index_dir)
         else:
