@@ -54,7 +54,13 @@ from pathlib import Path
 from typing import Any
 
 from tinyseek.errors import describe
-from tinyseek.indexer.guard import Judged, is_suspect, last_good_build, score_and_judge
+from tinyseek.indexer.guard import (
+    Judged,
+    is_suspect,
+    last_good_build,
+    record_rollback,
+    score_and_judge,
+)
 from tinyseek.indexer.quality import (
     QualityReport,
     ReferenceSet,
@@ -347,8 +353,6 @@ class QualityMonitor:
             else:
                 log.info("quality %s", report.summary())
             self._last_key = key
-        if judged.rollback_to is not None:
-            self._reload()
         return report
 
     def _roll_back(self, report: QualityReport, target: Path, served: bool) -> None:
@@ -367,7 +371,11 @@ class QualityMonitor:
         )
         started = time.perf_counter()
         before, after = rollback(
-            self.index_dir, to=target.name, lock_wait=self.lock_wait, only_from=report.generation
+            self.index_dir,
+            to=target.name,
+            lock_wait=self.lock_wait,
+            only_from=report.generation,
+            score=False,  # below, once the service serves it
         )
         if before == after:
             log.info(
@@ -397,6 +405,8 @@ class QualityMonitor:
             after,
             "" if served else f" ({before} never answered a search here)",
         )
+        self._reload()  # the writes replayed are searchable from here
+        record_rollback(self.index_dir, target, self._encoder(), self.lock_wait)
 
 
 def _labels_summary(labels: ReferenceSet) -> dict[str, Any]:

@@ -82,8 +82,8 @@ def check_before_publish(
 
     None when the index has no labels. Raises QualityRefusedError (the report recorded
     as refused) when F1@10 or nDCG@10 of a configuration fell by more than the
-    tolerance, unless `force`. A rollback (`event="rollback"`, see `record_rollback`) is
-    scored and recorded, never refused. The caller holds the writer lock.
+    tolerance, unless `force`. (A rollback is never checked: see `record_rollback`.) The
+    caller holds the writer lock.
     """
     labels = load_labels(index_dir)
     if labels is None:
@@ -104,12 +104,7 @@ def check_before_publish(
                 "its last report" if baseline else "nothing: no report of it was recorded",
             )
     drops = find_drops(report.configs, baseline.configs, labels.tolerance) if baseline else []
-    if event == "rollback":
-        verdict = Verdict.ROLLBACK
-    elif not drops:
-        verdict = Verdict.PASSED
-    else:
-        verdict = Verdict.FORCED if force else Verdict.REFUSED
+    verdict = Verdict.PASSED if not drops else Verdict.FORCED if force else Verdict.REFUSED
     report = replace(
         report,
         event=event,
@@ -148,11 +143,28 @@ def check_before_publish(
     return report
 
 
-def record_rollback(index_dir: Path, gen_dir: Path, encoder: Encoder | None) -> None:
-    """Score a generation a rollback has just served and record it (its new publish
-    report); a failure is logged, never raised: the rollback is done."""
+def record_rollback(
+    index_dir: Path, gen_dir: Path, encoder: Encoder | None, lock_wait: float | None = None
+) -> None:
+    """Score a generation a rollback has just served and record it as its new publish
+    report, while it is still the served one. Called without the writer lock: scoring
+    takes seconds, and writes must not wait for it; the lock is taken only to record (a
+    crash before leaves the build's earlier, good, report). A failure is logged, never
+    raised: the rollback is done."""
+    from tinyseek.indexer.lock import WriterLock
+
     try:
-        check_before_publish(index_dir, gen_dir, encoder, event="rollback")
+        labels = load_labels(index_dir)
+        if labels is None:
+            return
+        report = score_generation(index_dir, gen_dir, labels, encoder)
+        report = replace(report, event="rollback", verdict=Verdict.ROLLBACK.value)
+        with WriterLock(index_dir, timeout=lock_wait):
+            if served_generation_name(index_dir) != gen_dir.name:
+                log.info("not recording %s's rollback report: no longer served", gen_dir.name)
+                return
+            record(index_dir, report, publish_report_of=gen_dir)
+        log.info("quality rollback: %s", report.summary())
     except Exception as exc:
         log.warning("rolled back to %s, but could not score it: %s", gen_dir.name, exc)
 

@@ -203,17 +203,17 @@ def test_forced_bad_build_never_serves_and_is_rolled_back_with_every_write(
                 assert r.json()["generation"] == "gen-000001"  # the build is held back
                 acknowledged[f"QG-{i}"] = title
 
-            def rolled_back() -> bool:
+            def rolled_back() -> bool:  # and the build rolled back to scored, recorded
                 body = client.get("/quality").json()
-                return body["rollbacks"] >= 1 and (index / "CURRENT").read_text().strip() == (
-                    "gen-000001"
-                )
+                verdicts = [(h["generation"], h["verdict"]) for h in body["history"]]
+                return body["rollbacks"] >= 1 and ("gen-000001", "rollback") in verdicts
 
             # The bar: within one evaluation interval of the forced publish, the last good
             # build is what serves. Here the forced build never serves at all, and the
             # rollback does not wait for a scheduled run.
             wait_for(rolled_back, timeout=GUARD_INTERVAL)
             assert time.monotonic() - published < GUARD_INTERVAL
+            assert (index / "CURRENT").read_text().strip() == "gen-000001"
             body = client.get("/quality").json()
             assert body["served"]["generation"] == "gen-000001" and body["checking"] is None
             (action,) = [a for a in body["actions"] if a["kind"] == "rollback"]
@@ -274,7 +274,10 @@ def test_forced_build_served_at_start_is_rolled_back_and_deletes_raise_the_alarm
 
             def rolled_back() -> bool:
                 body = client.get("/quality").json()
-                return body["rollbacks"] >= 1 and body["served"]["generation"] == "gen-000001"
+                verdicts = [(h["generation"], h["verdict"]) for h in body["history"]]
+                return body["served"]["generation"] == "gen-000001" and (
+                    ("gen-000001", "rollback") in verdicts
+                )
 
             wait_for(rolled_back)
             (action,) = [a for a in client.get("/quality").json()["actions"]]
