@@ -110,6 +110,7 @@ class Service:
             lambda: self.engine,
             settings.quality_interval,
             lock_wait=max(settings.write_lock_wait, 10.0),
+            reload=self.check_for_new_generation,
         )
         self.metrics = ServiceMetrics(
             lambda: self.engine,
@@ -153,6 +154,9 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+        self.quality.wake()
+        if self.engine is not None and self.engine.admit == self.quality.admit:
+            self.engine.admit = None  # nothing checks a held build any more
         if self.writer is not None:
             self.writer.wake()
         for thread in self._threads:
@@ -178,6 +182,8 @@ class Service:
             self._batch_encodes(self.engine)
         if self.engine is None:
             return
+        if self.settings.quality_interval > 0:  # a suspect build is checked before it serves
+            self.engine.admit = self.quality.admit
         self._start_applier()
         if interval <= 0:
             return

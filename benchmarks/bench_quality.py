@@ -18,13 +18,15 @@ Everything runs through the `tinyseek` command, as an operator runs it:
 6. `tinyseek serve`'s /metrics against `tinyseek eval INDEX_DIR`: equal;
 7. the cost of one evaluation against the sample size;
 8. with --rollback: the degraded catalog published with --force under a running service
-   (quality interval 10 s, API writes, a reader loop): how long until it serves the last
-   good build again, every write present, no failed read.
+   (quality interval 10 s, API writes, a reader loop): whether the forced build answered
+   any search, how long CURRENT named it (the check, then the rollback), every write
+   present, no failed read.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -147,6 +149,7 @@ def rollback_under_service(index: Path, worse: Path, figures: dict[str, Any]) ->
     proc, base = start_server(index, env)
     stop, reads, failed = threading.Event(), [0], [0]
     seen: list[tuple[float, str]] = []  # (time, generation) of every answer
+    current: list[tuple[float, str]] = []  # (time, name) of every change of CURRENT
 
     def read() -> None:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -162,11 +165,22 @@ def rollback_under_service(index: Path, worse: Path, figures: dict[str, Any]) ->
                 failed[0] += not ok
                 time.sleep(0.02)
 
-    reader = threading.Thread(target=read)
-    reader.start()
+    def watch_current() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                name = (index / "CURRENT").read_text().strip()
+                if not current or current[-1][1] != name:
+                    current.append((time.monotonic(), name))
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=read), threading.Thread(target=watch_current)]
+    for thread in threads:
+        thread.start()
     client = httpx.Client(base_url=base, timeout=60)
     try:
-        served = client.get("/quality").json()["served"]["generation"]
+        start = client.get("/quality").json()
+        served = start["served"]["generation"]
+        rescores = sum(h["verdict"] == "rollback" for h in start["history"])
         written = {}
         for i in range(6):
             if i == 3:
@@ -186,26 +200,63 @@ def rollback_under_service(index: Path, worse: Path, figures: dict[str, Any]) ->
                 break
             if time.monotonic() - published > 300:
                 raise SystemExit("no rollback within 300 s")
+            time.sleep(0.1)
+        done = time.monotonic()
+
+        def all_present() -> int:
+            return sum(
+                client.get(f"/documents/{pid}").json().get("title") == title
+                for pid, title in written.items()
+            )
+
+        while all_present() < len(written) and time.monotonic() - published < 300:
+            time.sleep(0.1)
+        searchable = time.monotonic()
+        while sum(h["verdict"] == "rollback" for h in body["history"]) == rescores:
+            if time.monotonic() - published > 300:
+                raise SystemExit("the build rolled back to was not scored within 300 s")
             time.sleep(0.2)
-        figures["rollback: done (counted, recorded) after the forced publish (s)"] = round(
-            time.monotonic() - published, 1
-        )
+            body = client.get("/quality").json()
+        scored = time.monotonic()
         bad = [t for t, gen in seen if gen != served]
+        figures["rollback: searches the forced build answered"] = len(bad)
         if bad:
             figures["rollback: the forced build answered searches for (s)"] = round(
                 max(bad) - min(bad), 1
             )
+        forced = [t for t, name in current if name != served]
+        back = [t for t, name in current if name == served and forced and t > forced[0]]
+        if forced and back:
+            figures["rollback: CURRENT named the forced build for (s)"] = round(
+                back[0] - forced[0], 1
+            )
+        for what, when in (
+            ("rollback done (counted, recorded)", done),
+            ("every acknowledged write searchable", searchable),
+            ("the build rolled back to scored and recorded", scored),
+        ):
+            since = f"{when - published:.1f} s after the forced build's CLI exited"
+            if forced:
+                since += f", {when - forced[0]:.1f} s after CURRENT named it"
+            figures[f"rollback: {what}"] = since
         action = [a for a in body["actions"] if a["kind"] == "rollback"][-1]
-        figures["rollback: the rollback itself (s)"] = action["seconds"]
-        figures["rollback: why"] = action["why"][:160]
-        present = sum(
-            client.get(f"/documents/{pid}").json().get("title") == title
-            for pid, title in written.items()
+        history = body["history"]
+        replaced = [h for h in history if h["verdict"] == "replaced"][-1]
+        rescored = [h for h in history if h["verdict"] == "rollback"][-1]
+        figures["rollback: the forced build answered searches here (service's view)"] = action[
+            "served"
+        ]
+        figures["rollback: check of the forced build (s; configurations scored)"] = (
+            f"{replaced['seconds']} ({', '.join(replaced['configs'])})"
         )
-        figures["rollback: acknowledged writes present"] = f"{present} of {len(written)}"
+        figures["rollback: the rollback itself: replay + publish (s)"] = action["seconds"]
+        figures["rollback: then scoring the build rolled back to (s)"] = rescored["seconds"]
+        figures["rollback: why"] = action["why"][:160]
+        figures["rollback: acknowledged writes present"] = f"{all_present()} of {len(written)}"
     finally:
         stop.set()
-        reader.join()
+        for thread in threads:
+            thread.join()
         client.close()
         proc.terminate()
         proc.wait(timeout=30)

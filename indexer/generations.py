@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinyseek.checksums import file_sha256
 from tinyseek.failpoints import failpoint
-from tinyseek.indexer.guard import is_good_build, is_refused, last_good_build
+from tinyseek.indexer.guard import is_good_build, is_refused, last_good_build, record_rollback
 from tinyseek.indexer.lock import WriterLock
 from tinyseek.search.integrity import segment_ids
 
@@ -243,20 +243,31 @@ def rollback(
     to: str | None = None,
     lock_wait: float | None = None,
     encoder: Encoder | None = None,
+    only_from: str | None = None,
+    score: bool = True,
 ) -> tuple[str, str]:
     """Serve the previous generation (or the named one); returns (from, to) names.
+
+    With `only_from` (the service's automatic rollback), only while that generation is
+    the served one and not a good build: when another has been published meanwhile, or
+    this one was rolled back to (an operator's choice), nothing is done and (served,
+    served) is returned.
 
     Every acknowledged write the target lacks (the journal's records since it was
     served) is applied to it before it is served (embedded with `encoder`, by default
     the target's own), so rolling back changes the build, never the writes. Rolling
     forward again is `rollback --to` that generation. With reference labels attached the
-    target is scored and the report recorded; a rollback is never refused.
+    target is scored once it serves, after the writer lock is released (writes do not
+    wait for it), and the report recorded (`guard.record_rollback`; `score=False` leaves
+    that to the caller); a rollback is never refused.
     """
     from tinyseek.indexer.writer import publish_with_writes
 
     index_dir = Path(index_dir)
     with WriterLock(index_dir, timeout=lock_wait) as lock:
         served = current_generation(index_dir)
+        if only_from is not None and (served.name != only_from or is_good_build(served)):
+            return served.name, served.name
         if to is None:
             target = previous_generation(index_dir)
         else:
@@ -265,6 +276,8 @@ def rollback(
             target = index_dir / to
             read_manifest(target)
         publish_with_writes(index_dir, target, lock, encoder, event="rollback")
+    if score:
+        record_rollback(index_dir, target, encoder, lock_wait)
     return served.name, target.name
 
 

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from tinyseek.errors import EXIT_QUALITY_REFUSED
 from tinyseek.indexer.quality import (
+    GATED,
     GOOD_BUILDS,
+    MODES,
     Drop,
     K,
     QualityReport,
@@ -40,6 +42,7 @@ from tinyseek.indexer.quality import (
     now,
     publish_report,
     record,
+    score_engine,
     score_generation,
 )
 from tinyseek.search.layout import (
@@ -52,6 +55,7 @@ from tinyseek.search.layout import (
 if TYPE_CHECKING:
     from tinyseek.indexer.journal import Journal
     from tinyseek.models.encoder import Encoder
+    from tinyseek.search.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +82,8 @@ def check_before_publish(
 
     None when the index has no labels. Raises QualityRefusedError (the report recorded
     as refused) when F1@10 or nDCG@10 of a configuration fell by more than the
-    tolerance, unless `force`. A rollback (`event="rollback"`, see `record_rollback`) is
-    scored and recorded, never refused. The caller holds the writer lock.
+    tolerance, unless `force`. (A rollback is never checked: see `record_rollback`.) The
+    caller holds the writer lock.
     """
     labels = load_labels(index_dir)
     if labels is None:
@@ -100,12 +104,7 @@ def check_before_publish(
                 "its last report" if baseline else "nothing: no report of it was recorded",
             )
     drops = find_drops(report.configs, baseline.configs, labels.tolerance) if baseline else []
-    if event == "rollback":
-        verdict = Verdict.ROLLBACK
-    elif not drops:
-        verdict = Verdict.PASSED
-    else:
-        verdict = Verdict.FORCED if force else Verdict.REFUSED
+    verdict = Verdict.PASSED if not drops else Verdict.FORCED if force else Verdict.REFUSED
     report = replace(
         report,
         event=event,
@@ -144,11 +143,28 @@ def check_before_publish(
     return report
 
 
-def record_rollback(index_dir: Path, gen_dir: Path, encoder: Encoder | None) -> None:
-    """Score a generation a rollback has just served and record it (its new publish
-    report); a failure is logged, never raised: the rollback is done."""
+def record_rollback(
+    index_dir: Path, gen_dir: Path, encoder: Encoder | None, lock_wait: float | None = None
+) -> None:
+    """Score a generation a rollback has just served and record it as its new publish
+    report, while it is still the served one. Called without the writer lock: scoring
+    takes seconds, and writes must not wait for it; the lock is taken only to record (a
+    crash before leaves the build's earlier, good, report). A failure is logged, never
+    raised: the rollback is done."""
+    from tinyseek.indexer.lock import WriterLock
+
     try:
-        check_before_publish(index_dir, gen_dir, encoder, event="rollback")
+        labels = load_labels(index_dir)
+        if labels is None:
+            return
+        report = score_generation(index_dir, gen_dir, labels, encoder)
+        report = replace(report, event="rollback", verdict=Verdict.ROLLBACK.value)
+        with WriterLock(index_dir, timeout=lock_wait):
+            if served_generation_name(index_dir) != gen_dir.name:
+                log.info("not recording %s's rollback report: no longer served", gen_dir.name)
+                return
+            record(index_dir, report, publish_report_of=gen_dir)
+        log.info("quality rollback: %s", report.summary())
     except Exception as exc:
         log.warning("rolled back to %s, but could not score it: %s", gen_dir.name, exc)
 
@@ -339,8 +355,7 @@ def judge_served(
     comes from in-place writes: the alarm.
     """
     good = last_good_build(index_dir, before=report.generation) if consider_build else None
-    suspect = publish is None or publish.verdict not in {v.value for v in GOOD_BUILDS}
-    if suspect and good is not None:
+    if is_suspect(publish) and good is not None:
         drops = find_drops(report.configs, good[1].configs, labels.tolerance)
         if drops:
             verdict = replace(
@@ -358,6 +373,59 @@ def judge_served(
         drops=() if alarm is None else alarm.drops,
     )
     return Judged(verdict, alarm)
+
+
+def is_suspect(publish: QualityReport | None) -> bool:
+    """Whether a build was forced past the publish check or never checked by it."""
+    return publish is None or publish.verdict not in {v.value for v in GOOD_BUILDS}
+
+
+def score_and_judge(index_dir: Path, labels: ReferenceSet, engine: Engine) -> Judged:
+    """Score the engine's generation on `labels` and judge it (`judge_served`).
+
+    A suspect build with a last good build to compare with is scored one configuration
+    at a time, the likeliest to fail first (`likeliest_to_fail`), and the scoring stops
+    at the first configuration that falls past the tolerance against that build: one
+    such drop is all a rollback needs, and scoring the others would only delay it. Each
+    configuration is scored on the full fixed sample, as at publish, so stopping early
+    changes when the verdict comes, never what it is (the report then holds the
+    configurations scored). Any other generation is scored in every configuration.
+    """
+    gen = engine.generation
+    publish = publish_report(gen.path)
+    good = last_good_build(index_dir, before=gen.name) if is_suspect(publish) else None
+    if good is None:
+        report = score_engine(engine, labels)
+    else:
+        baseline = good[1].configs
+        report = score_engine(
+            engine,
+            labels,
+            likeliest_to_fail(publish, good[1]),
+            until=lambda config, metrics: bool(
+                find_drops({config: metrics}, baseline, labels.tolerance)
+            ),
+        )
+    report = replace(report, event="service")
+    return judge_served(index_dir, labels, report, publish, gen.store.ordinal_of)
+
+
+def likeliest_to_fail(publish: QualityReport | None, good: QualityReport) -> list[str]:
+    """The configurations, the one whose gated metrics fell most in the build's publish
+    report against the last good build's first (the default order without a report)."""
+    if publish is None:
+        return list(MODES)
+
+    def change(config: str) -> float:
+        now, before = publish.configs.get(config, {}), good.configs.get(config, {})
+        changes = [
+            (now[m] - before[m]) / before[m]
+            for m in GATED
+            if math.isfinite(now.get(m, math.nan)) and before.get(m, 0.0) > 0
+        ]
+        return min(changes, default=0.0)
+
+    return sorted(MODES, key=change)  # stable: ties keep the default order
 
 
 def last_good_build(

@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
@@ -304,12 +304,17 @@ def now() -> str:
 
 
 def score_engine(
-    engine: Engine, labels: ReferenceSet, modes: Sequence[str] = MODES
+    engine: Engine,
+    labels: ReferenceSet,
+    modes: Sequence[str] = MODES,
+    until: Callable[[str, Mapping[str, float]], bool] | None = None,
 ) -> QualityReport:
     """Score the engine's generation on the sampled reference queries (nothing is written).
 
     Each query runs through `Engine.search` (top 100, spelling on, the index's fusion), as
-    `tinyseek eval` runs it; a query the engine rejects scores as an empty ranking.
+    `tinyseek eval` runs it; a query the engine rejects scores as an empty ranking. The
+    configurations are scored in `modes` order; `until(config, metrics)` True stops after
+    that one (the report then holds the configurations scored so far).
     """
     started = time.perf_counter()
     generation = engine.generation
@@ -325,10 +330,13 @@ def score_engine(
                 ranked = []
             row = evaluate_ranking(ranked, query.gains, labels.relevance_threshold, k=K)
             rows.append(row)
-            if mode == modes[0]:
+            if mode == MODES[0]:
                 per_query[query.query_id] = round(float(row[f"ndcg@{K}"] or 0.0), 4)
         means = mean_metrics(rows)
         configs[mode] = {name: round(means.get(name, math.nan), 6) for name in REPORTED}
+        if until is not None and until(mode, configs[mode]):
+            break
+    configs = {c: configs[c] for c in sorted(configs, key=_mode_order)}
     return QualityReport(
         generation=generation.name,
         revision=generation.revision,
@@ -346,6 +354,16 @@ def score_generation(
     index_dir: Path, gen_dir: Path, labels: ReferenceSet, encoder: Encoder | None = None
 ) -> QualityReport:
     """Score a generation on disk (published or not) with its own encoder by default."""
+    with scoring_engine(index_dir, gen_dir, labels, encoder) as engine:
+        return score_engine(engine, labels)
+
+
+@contextlib.contextmanager
+def scoring_engine(
+    index_dir: Path, gen_dir: Path, labels: ReferenceSet, encoder: Encoder | None = None
+) -> Iterator[Engine]:
+    """An `Engine` over a generation on disk (published or not, loaded and verified apart
+    from any served one), with `encoder` when it is the generation's, else its own."""
     from tinyseek.search.engine import Engine, encoder_for, load_generation
 
     generation = load_generation(gen_dir)
@@ -353,8 +371,7 @@ def score_generation(
         if encoder is None or encoder.name != generation.manifest["encoder"]["name"]:
             encoder = encoder_for(gen_dir, generation.manifest, None)
         # Queries repeat across modes: the cache encodes each once.
-        engine = Engine(index_dir, generation, encoder, cache_size=len(labels.queries) + 1)
-        return score_engine(engine, labels)
+        yield Engine(index_dir, generation, encoder, cache_size=len(labels.queries) + 1)
     finally:
         generation.store.close()
         if generation.copies is not None:

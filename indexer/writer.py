@@ -59,7 +59,7 @@ from tinyseek.indexer.generations import (
     write_atomic,
     write_manifest,
 )
-from tinyseek.indexer.guard import check_before_publish, record_rollback
+from tinyseek.indexer.guard import check_before_publish
 from tinyseek.indexer.journal import (
     Journal,
     JournalRecord,
@@ -359,21 +359,18 @@ def publish_with_writes(
     loads the one the generation was built with, when there is anything to apply. With
     reference labels attached, the generation is scored first and refused
     (QualityRefusedError) when it scores worse than the served one, unless `force`;
-    `event="rollback"` is served first and scored after, never refused
-    (`indexer.guard`).
+    `event="rollback"` is never checked (the caller scores it once it serves, without
+    the lock: `indexer.guard.record_rollback`).
     """
     if not lock.held:
         raise RuntimeError("publish_with_writes needs the index's writer lock")
     journal = Journal(index_dir)
     stats = apply_journal(gen_dir, journal, encoder, policy)
     failpoint("publish.writes_applied")
-    rollback = event == "rollback"
-    if not rollback:
+    if event != "rollback":  # the way back is never refused, nor delayed: see `rollback`
         check_before_publish(index_dir, gen_dir, encoder, force=force, event=event)
     publish(index_dir, gen_dir)
     failpoint("publish.published")
-    if rollback:  # the way back is never refused, nor delayed: scored once it serves
-        record_rollback(index_dir, gen_dir, encoder)
     trim_journal(index_dir, journal)
     return stats
 

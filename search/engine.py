@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -303,6 +303,10 @@ class Engine:
         # Hybrid queries run BM25 here while the calling thread encodes the query and
         # searches FAISS: tantivy, ONNX Runtime and FAISS all release the GIL.
         self._lexical = ThreadPoolExecutor(LEXICAL_THREADS, thread_name_prefix="tinyseek-bm25")
+        self.admit: Callable[[Path], bool] | None = None
+        """Asked before switching to a newly published generation: False keeps serving
+        the current one for now (the service's quality guard checks a suspect build
+        first). In-place updates of the served generation are never held."""
 
     @classmethod
     def open(
@@ -340,8 +344,9 @@ class Engine:
         """Switch to the generation CURRENT names now, or reload an in-place update.
 
         Returns True on a switch. Cheap when nothing changed: a read of CURRENT and one
-        lookup of the store's revision. A generation that fails verification raises
-        CorruptGenerationError and this engine keeps serving the one it has.
+        lookup of the store's revision. A new generation `admit` holds back is not loaded
+        (False). A generation that fails verification raises CorruptGenerationError and
+        this engine keeps serving the one it has.
         """
         with self._reload_lock:
             served = self._generation
@@ -355,6 +360,8 @@ class Engine:
                 if revision == served.revision:
                     return False
             gen_dir = current_generation(self.index_dir)
+            if gen_dir.name != served.name and self.admit is not None and not self.admit(gen_dir):
+                return False
             generation = _load_with_retry(gen_dir, served, self.verifier, self.copies)
             if generation.manifest["encoder"]["name"] != self.encoder.name:
                 self.encoder = encoder_for(gen_dir, generation.manifest, self._threads)

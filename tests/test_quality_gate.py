@@ -322,3 +322,55 @@ def test_gc_keeps_the_last_good_build_whatever_was_forced_since(
 
     good = last_good_build(guarded, before="gen-000004")
     assert good is not None and good[0].name == "gen-000001"
+
+
+def test_likeliest_to_fail_orders_configurations_by_their_fall_at_publish() -> None:
+    from dataclasses import replace
+
+    from tinyseek.indexer.guard import likeliest_to_fail
+    from tinyseek.indexer.quality import QualityReport
+
+    metrics = {"f1@10": 0.3, "ndcg@10": 0.4}
+    good = QualityReport(
+        "gen-000001", 0, 0, "x", 10, {c: dict(metrics) for c in ("hybrid", "bm25", "dense")},
+        0.0, "",
+    )  # fmt: skip
+    forced = replace(
+        good,
+        configs={
+            "hybrid": {"f1@10": 0.3, "ndcg@10": 0.41},
+            "bm25": {"f1@10": 0.29, "ndcg@10": 0.4},  # -3.3%
+            "dense": {"f1@10": 0.3, "ndcg@10": 0.2},  # -50%
+        },
+    )
+    assert likeliest_to_fail(forced, good) == ["dense", "bm25", "hybrid"]
+    assert likeliest_to_fail(None, good) == ["hybrid", "bm25", "dense"]
+
+
+def test_a_forced_build_is_judged_at_its_first_failing_configuration(
+    guarded: Path, tmp_path: Path, sample_products: list[Product]
+) -> None:
+    """The service's check of a suspect build stops at the first configuration that fell
+    past the tolerance; its automatic rollback acts only on the build it judged."""
+    from tinyseek.indexer.build import build_catalog
+    from tinyseek.indexer.generations import rollback
+    from tinyseek.indexer.guard import likeliest_to_fail, score_and_judge
+    from tinyseek.indexer.quality import scoring_engine
+
+    worse = degraded(tmp_path / "worse.jsonl", sample_products, guarded)
+    build_catalog(worse, guarded, HashingEncoder(), force=True)
+    gen = current_generation(guarded)
+    labels = load_labels(guarded)
+    forced, good = publish_report(gen), publish_report(guarded / "gen-000001")
+    assert labels is not None and forced is not None and good is not None
+    with scoring_engine(guarded, gen, labels, HashingEncoder()) as engine:
+        judged = score_and_judge(guarded, labels, engine)
+    assert judged.rollback_to == guarded / "gen-000001"
+    assert judged.report.verdict == "replaced" and judged.report.drops
+    assert list(judged.report.configs) == likeliest_to_fail(forced, good)[:1]
+
+    assert rollback(guarded, to="gen-000001", only_from="gen-000009") == (gen.name, gen.name)
+    assert rollback(guarded, to="gen-000001", only_from=gen.name) == (gen.name, "gen-000001")
+    # rolled forward by an operator: a good build now, never rolled back automatically
+    assert rollback(guarded, to=gen.name) == ("gen-000001", gen.name)
+    assert rollback(guarded, to="gen-000001", only_from=gen.name) == (gen.name, gen.name)

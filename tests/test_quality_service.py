@@ -105,7 +105,14 @@ def test_gauges_and_quality_endpoint(guarded_catalog: tuple[Path, Path]) -> None
         assert client.get("/quality").json()["labels"] is None
 
 
-def reader(base: str, stop: threading.Event, failures: list[str], reads: list[int]) -> None:
+def reader(
+    base: str,
+    stop: threading.Event,
+    failures: list[str],
+    reads: list[int],
+    answered_by: set[str] | None = None,
+) -> None:
+    """Search in every mode until `stop`; collect failures and the generations answering."""
     with httpx.Client(base_url=base, timeout=30) as client:
         while not stop.is_set():
             for mode in ("hybrid", "bm25", "dense"):
@@ -113,6 +120,8 @@ def reader(base: str, stop: threading.Event, failures: list[str], reads: list[in
                     response = client.get("/search", params={"q": "oak desk", "mode": mode})
                     if response.status_code != 200:
                         failures.append(f"{response.status_code}: {response.text[:200]}")
+                    elif answered_by is not None:
+                        answered_by.add(response.json()["generation"])
                 except httpx.TransportError as exc:
                     failures.append(repr(exc))
                 reads[0] += 1
@@ -140,7 +149,12 @@ def wait_for(condition, timeout: float = 30.0) -> float:  # type: ignore[no-unty
     return time.monotonic() - started
 
 
-def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_alarm(
+GUARD_INTERVAL = 60.0
+"""The rollback test's evaluation interval: the bar is a rollback within one interval of
+the forced publish; this one is long enough that no scheduled run comes before it."""
+
+
+def test_forced_bad_build_never_serves_and_is_rolled_back_with_every_write(
     guarded_catalog: tuple[Path, Path], tmp_path: Path, sample_products: list[Product]
 ) -> None:
     index, _ = guarded_catalog
@@ -149,13 +163,15 @@ def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_
     os.utime(worse, (old, old))
     env = {
         "TINYSEEK_API_KEY": API_KEY,
-        "TINYSEEK_QUALITY_INTERVAL": str(INTERVAL),
+        "TINYSEEK_QUALITY_INTERVAL": str(GUARD_INTERVAL),
         "TINYSEEK_WRITE_LOCK_WAIT": "0.2",
     }
     key = {"X-API-Key": API_KEY}
-    stop, failures, reads = threading.Event(), [], [0]  # type: ignore[var-annotated]
+    stop, failures, reads, answered_by = threading.Event(), [], [0], set()  # type: ignore[var-annotated]
     with serve(index, tmp_path / "serve.log", env) as server:
-        thread = threading.Thread(target=reader, args=(server.base, stop, failures, reads))
+        thread = threading.Thread(
+            target=reader, args=(server.base, stop, failures, reads, answered_by)
+        )
         thread.start()
         client = httpx.Client(base_url=server.base, timeout=30)
         try:
@@ -176,7 +192,7 @@ def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_
             assert result.returncode == 0, result.stderr
             assert "publishing gen-000002 although" in result.stderr
             published = time.monotonic()
-            for i in range(3, 6):  # acknowledged while the bad build may be served
+            for i in range(3, 6):  # acknowledged while the bad build is the published one
                 title = f"Quality guard test lamp {i}"
                 r = client.post(
                     "/documents",
@@ -184,30 +200,92 @@ def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_
                     headers=key,
                 )
                 assert r.status_code == 200, r.text
+                assert r.json()["generation"] == "gen-000001"  # the build is held back
                 acknowledged[f"QG-{i}"] = title
 
-            def rolled_back() -> bool:
+            def rolled_back() -> bool:  # and the build rolled back to scored, recorded
                 body = client.get("/quality").json()
-                return body["rollbacks"] >= 1 and body["served"]["generation"] == "gen-000001"
+                verdicts = [(h["generation"], h["verdict"]) for h in body["history"]]
+                return body["rollbacks"] >= 1 and ("gen-000001", "rollback") in verdicts
 
-            wait_for(rolled_back)
-            switched = time.monotonic() - published
+            # The bar: within one evaluation interval of the forced publish, the last good
+            # build is what serves. Here the forced build never serves at all, and the
+            # rollback does not wait for a scheduled run.
+            wait_for(rolled_back, timeout=GUARD_INTERVAL)
+            assert time.monotonic() - published < GUARD_INTERVAL
+            assert (index / "CURRENT").read_text().strip() == "gen-000001"
             body = client.get("/quality").json()
+            assert body["served"]["generation"] == "gen-000001" and body["checking"] is None
             (action,) = [a for a in body["actions"] if a["kind"] == "rollback"]
             assert action["from"].startswith("gen-000002@") and action["to"] == "gen-000001"
-            assert "f1@10 of hybrid fell" in action["why"]
+            assert action["served"] is False  # held back, checked, rolled back
+            assert re.search(r"(f1|ndcg)@10 of (hybrid|bm25|dense) fell", action["why"])
             verdicts = [(h["generation"], h["verdict"]) for h in body["history"]]
             assert ("gen-000002", "forced") in verdicts and ("gen-000002", "replaced") in verdicts
             assert ("gen-000001", "rollback") in verdicts
-            for pid, title in acknowledged.items():  # every acknowledged write is there
-                r = client.get(f"/documents/{pid}")
-                assert r.status_code == 200 and r.json()["title"] == title, (pid, r.text)
+            (replaced,) = [h for h in body["history"] if h["verdict"] == "replaced"]
+            assert len(replaced["configs"]) == 1  # stopped at the first configuration that fell
+            assert body["evaluations"] == 1  # the check; no scheduled run was needed
+
+            def all_searchable() -> bool:
+                return all(
+                    client.get(f"/documents/{pid}").json().get("title") == title
+                    for pid, title in acknowledged.items()
+                )
+
+            wait_for(all_searchable)  # every acknowledged write is there
+            r = client.get("/search", params={"q": "Quality guard test lamp 5"})
+            assert r.json()["hits"][0]["id"] == "QG-5"
             assert client.get(f"/documents/{unjudged}").status_code == 404
             metrics = client.get("/metrics").text
             assert gauges(metrics, "tinyseek_quality_rollbacks_total") == {"": 1.0}
             assert at("hybrid") in gauges(metrics, "tinyseek_quality_ndcg_at_10")
+        finally:
+            stop.set()
+            thread.join()
+            client.close()
+    log = (tmp_path / "serve.log").read_text()
+    assert "gen-000002 was published as a forced build: checking it" in log
+    assert "rolling back to it, with every write acknowledged since replayed" in log
+    assert "gen-000002 never answered a search here" in log
+    assert "rollback" in [e["kind"] for e in read_history(index)]
+    print(f"\n{reads[0]} reads, {len(failures)} failed, answered by {sorted(answered_by)}")
+    assert failures == []
+    assert reads[0] > 0 and answered_by == {"gen-000001"}
+
+
+def test_forced_build_served_at_start_is_rolled_back_and_deletes_raise_the_alarm(
+    guarded_catalog: tuple[Path, Path], tmp_path: Path, sample_products: list[Product]
+) -> None:
+    """A service started on a forced build (nothing else to serve) rolls it back at its
+    first scheduled run; in-place deletes of relevant products are kept, with the alarm."""
+    index, _ = guarded_catalog
+    worse = degraded(tmp_path / "worse.jsonl", sample_products, index)
+    result = hashing_cli("index", str(worse), "--out", str(index), "--force")
+    assert result.returncode == 0, result.stderr
+    env = {"TINYSEEK_API_KEY": API_KEY, "TINYSEEK_QUALITY_INTERVAL": str(INTERVAL)}
+    key = {"X-API-Key": API_KEY}
+    stop, failures, reads = threading.Event(), [], [0]  # type: ignore[var-annotated]
+    with serve(index, tmp_path / "serve.log", env) as server:
+        thread = threading.Thread(target=reader, args=(server.base, stop, failures, reads))
+        thread.start()
+        client = httpx.Client(base_url=server.base, timeout=30)
+        try:
+
+            def rolled_back() -> bool:
+                body = client.get("/quality").json()
+                verdicts = [(h["generation"], h["verdict"]) for h in body["history"]]
+                return body["served"]["generation"] == "gen-000001" and (
+                    ("gen-000001", "rollback") in verdicts
+                )
+
+            wait_for(rolled_back)
+            (action,) = [a for a in client.get("/quality").json()["actions"]]
+            assert action["kind"] == "rollback" and action["served"] is True
 
             # the shop deletes relevant products itself: kept, and the alarm goes up
+            labels = load_labels(index)
+            assert labels is not None
             queries = sorted(labels.queries, key=lambda q: q.query_id)[:8]
             gone = sorted({pid for q in queries for pid in labels.relevant(q)})
             for pid in gone:
@@ -224,16 +302,42 @@ def test_forced_bad_build_is_rolled_back_with_every_write_and_deletes_raise_the_
             thread.join()
             client.close()
     log = (tmp_path / "serve.log").read_text()
-    assert "rolling back to it, with every write acknowledged since replayed" in log
+    assert "the served build gen-000002 scores below the last good build" in log
     assert "WARNING" in log and "fell after in-place writes" in log and "lost" in log
     kinds = [e["kind"] for e in read_history(index)]
     assert "rollback" in kinds and "alarm" in kinds
-    print(
-        f"\nautomatic rollback: serving the last good build {switched:.2f} s after the forced "
-        f"publish (interval {INTERVAL} s); {reads[0]} reads, {len(failures)} failed"
-    )
     assert failures == []
     assert reads[0] > 0
+
+
+def test_a_held_build_that_holds_up_is_let_through(
+    guarded_catalog: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A suspect build is held until checked; one that scores within the tolerance of the
+    last good build then serves. Its first configuration checked is the likeliest to fail."""
+    from tinyseek.api.quality import QualityMonitor
+    from tinyseek.indexer.generations import write_manifest
+    from tinyseek.search.engine import Engine
+    from tinyseek.search.layout import read_manifest
+
+    index, catalog = guarded_catalog
+    engine = Engine.open(index, encoder=HashingEncoder())
+    monitor = QualityMonitor(index, lambda: engine, interval=60.0)
+    engine.admit = monitor.admit
+    build_catalog(catalog, index, HashingEncoder())  # as good as gen-000001: passes
+    gen = current_generation(index)
+    assert gen.name == "gen-000002" and engine.reload_if_changed()  # a good build: at once
+    build_catalog(catalog, index, HashingEncoder())
+    gen = current_generation(index)
+    manifest = read_manifest(gen)
+    manifest["quality"]["verdict"] = "forced"  # as if forced, yet no worse
+    write_manifest(gen, manifest)
+    assert not engine.reload_if_changed() and engine.generation.name == "gen-000002"
+    assert monitor.state()["checking"] == "gen-000003"
+    report = monitor.check_held()
+    assert report is not None and report.verdict == "updated" and len(report.configs) == 3
+    assert engine.generation.name == "gen-000003" and monitor.state()["checking"] is None
+    assert monitor.rollbacks == 0 and monitor.evaluations == 1
 
 
 def test_page_footer_shows_the_served_quality(
