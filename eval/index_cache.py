@@ -48,6 +48,7 @@ def cache_key(corpus_checksum: str, encoder_fp: str) -> dict[str, str]:
     builds a fresh one."""
     import dataclasses
 
+    from tinyseek.indexer.embedding import EMBEDDING_VERSION
     from tinyseek.search.dense import DenseParams
     from tinyseek.search.layout import FORMAT_VERSION
 
@@ -56,6 +57,7 @@ def cache_key(corpus_checksum: str, encoder_fp: str) -> dict[str, str]:
         "encoder": encoder_fp,
         "format_version": str(FORMAT_VERSION),
         "store": "docs+terms",  # the vocabulary table spelling correction reads
+        "embedding": str(EMBEDDING_VERSION),
         "dense_params": json.dumps(dataclasses.asdict(DenseParams()), sort_keys=True),
     }
 

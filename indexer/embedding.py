@@ -18,6 +18,9 @@ import numpy as np
 
 from tinyseek.models.encoder import Encoder
 
+EMBEDDING_VERSION = 2
+"""Changes whenever the same encoder gives a catalog different vectors (2: compact artifacts
+embed each text alone); cached evaluation indexes are keyed on it."""
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_TOKEN_BUDGET = 16_384
 DEFAULT_MAX_TOKENS = 256
