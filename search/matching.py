@@ -12,10 +12,12 @@ products match, count facets over them, sort all of them by price or rating, and
    one of them matches;
 3. or it is one of the dense retriever's `candidates` nearest products and its cosine
    similarity to the query is at least RELATIVE_FLOOR (0.7) times that of the nearest
-   product in the whole catalog, or one of its TOP_NEAREST (10) nearest with at least
-   TOP_FLOOR (0.5) times that (hybrid and dense modes), provided the query means
-   something: one of its words is known (a catalog word, an English word, a synonym rule's
-   word), or its nearest product is closer than nonsense gets (`noise_level`).
+   product in the whole catalog, or one of the catalog's TOP_NEAREST (10) nearest (before
+   filters) with at least TOP_FLOOR (0.5) times that (hybrid and dense modes), provided
+   the query means something: one of its words is known (a catalog word, an English word,
+   a synonym rule's word), or its nearest product is closer than nonsense gets
+   (`noise_level`). A filter only removes products from the set, so the count a facet
+   shows is the total its filter gives.
 
 So a query of nonsense words ("xqzzy") or an unknown model number matches nothing, and a
 sort by price shows sofas for "couch", not the bath rug that is the 90th nearest product.
@@ -123,14 +125,18 @@ def match_set(
         else:
             mask[[o for o, _ in partial]] = True
     if mode is not SearchMode.BM25 and retrieved.dense and retrieved.vector is not None:
-        nearest = retrieved.dense[0][1]
-        if not filters.is_empty:  # the nearest product in the whole catalog
-            nearest = max(nearest, *(s for _, s in gen.dense.search(retrieved.vector, 1)))
+        # the nearest products in the whole catalog, filters or not: a filter only removes
+        # products from the set, so a facet's count is the total its filter gives
+        top = retrieved.dense[:TOP_NEAREST]
+        if not filters.is_empty:
+            top = gen.dense.search(retrieved.vector, TOP_NEAREST, gen.mask(None))
+        nearest = max(retrieved.dense[0][1], *(s for _, s in top))
         if nearest > 0 and (meaningful or nearest >= noise):
+            closest = {o for o, _ in top}
             kept = [
                 o
-                for rank, (o, score) in enumerate(retrieved.dense[:candidates])
-                if score >= (TOP_FLOOR if rank < TOP_NEAREST else RELATIVE_FLOOR) * nearest
+                for o, score in retrieved.dense[:candidates]
+                if score >= (TOP_FLOOR if o in closest else RELATIVE_FLOOR) * nearest
             ]
             mask[kept] = True
     return MatchSet(mask, full)

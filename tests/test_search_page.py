@@ -347,3 +347,17 @@ def test_a_long_query_keeps_a_first_page_of_nearest_products(
     assert [h.doc_id for h in cut.hits] == [h.doc_id for h in full.hits][: cut.total]
     for nonsense in ("xqzzy", "zzqv wxkj"):
         assert sample_engine.search_page(nonsense, mode="dense").total == 0
+
+
+def test_a_dense_facet_count_is_the_total_its_filter_gives(sample_engine: Engine) -> None:
+    """Clicking a facet shows as many products as it said: the dense floors are judged on
+    the whole catalog, so a filter only removes products. (In hybrid mode BM25's partial
+    matches are re-ranked within the filter, so counts are only mostly equal there.)"""
+    for query in ("chair", "boil water quickly for tea", "lamp for reading"):
+        page = sample_engine.search_page(query, mode="dense", facets="brand")
+        assert page.facets is not None and page.facets.brand, query
+        for value in page.facets.brand[:5]:
+            filtered = sample_engine.search_page(
+                query, mode="dense", filters={"brand": value.value}
+            )
+            assert filtered.total == value.count, (query, value.value)
