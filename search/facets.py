@@ -208,7 +208,8 @@ def count_facets(
         category = _top(counts, labels, request.size)
     if FacetField.PRICE in wanted:
         edges = index.price_edges if request.price_edges is None else request.price_edges
-        price = _ranges(columns.price[ordinals], edges)
+        bounds = price_bounds(edges, filters.price_min, filters.price_max)
+        price = _ranges(columns.price[ordinals], bounds)
     if FacetField.IN_STOCK in wanted:
         yes = int(np.count_nonzero(columns.in_stock[ordinals]))
         in_stock = (FacetCount("true", yes), FacetCount("false", len(ordinals) - yes))
@@ -235,17 +236,28 @@ def _top(counts: np.ndarray, labels: Labels, size: int) -> tuple[FacetCount, ...
     return tuple(FacetCount(labels.labels[c], int(counts[c])) for c in chosen.tolist())
 
 
-def _ranges(prices: np.ndarray, edges: Sequence[float]) -> tuple[RangeCount, ...]:
-    """Buckets below the first edge, between each pair, and from the last edge up; bounds
-    are inclusive (a product priced at an edge counts on both sides, as the filters do)."""
+def price_bounds(
+    edges: Sequence[float], low: float | None, high: float | None
+) -> list[float | None]:
+    """The price buckets' bounds: the edges inside the filter's price range, between the
+    range's own ends (None: open), so a range of $100-400 shows $100-200 and $200-400, not
+    the catalog's $200-500."""
+    inner = [e for e in edges if (low is None or e > low) and (high is None or e < high)]
+    return [low, *inner, high]
+
+
+def _ranges(prices: np.ndarray, bounds: Sequence[float | None]) -> tuple[RangeCount, ...]:
+    """A bucket between each pair of bounds; bounds are inclusive (a product priced at an
+    edge counts on both sides, as the filters do)."""
     known = prices[np.isfinite(prices)]
-    # products at or above each edge, and above it: a few comparisons, no sort
-    at_least = [len(known), *(int(np.count_nonzero(known >= e)) for e in edges)]
-    above = [*(int(np.count_nonzero(known > e)) for e in edges), 0]
-    points: list[float | None] = [None, *edges, None]
+
+    def at_least(bound: float | None) -> int:
+        return len(known) if bound is None else int(np.count_nonzero(known >= bound))
+
+    def above(bound: float | None) -> int:
+        return 0 if bound is None else int(np.count_nonzero(known > bound))
+
     return tuple(
-        RangeCount(low, high, from_low - beyond)
-        for (low, high), from_low, beyond in zip(
-            itertools.pairwise(points), at_least, above, strict=True
-        )
+        RangeCount(low, high, at_least(low) - above(high))
+        for low, high in itertools.pairwise(bounds)
     )

@@ -95,13 +95,23 @@ def has_every_word(product: Product, query: str) -> bool:
     return all(w in text for w in content_words(query_tokens(query)))
 
 
-def brute_force(products: list[Product], level: int, edges: tuple[float, ...]) -> dict[str, Any]:
+def bucket_bounds(edges: tuple[float, ...], filters: dict[str, Any]) -> list[float | None]:
+    """The buckets a shopper expects: within an applied price range, its ends as the outer
+    bounds and only the edges strictly inside it."""
+    low, high = filters.get("price_min"), filters.get("price_max")
+    inside = [e for e in edges if (low is None or low < e) and (high is None or e < high)]
+    return [low, *inside, high]
+
+
+def brute_force(
+    products: list[Product], level: int, edges: tuple[float, ...], filters: dict[str, Any]
+) -> dict[str, Any]:
     brands = Counter(p.brand for p in products if p.brand)
     categories = Counter(
         " > ".join(p.category_levels[:level]) for p in products if len(p.category_levels) >= level
     )
     prices = [p.price for p in products if p.price is not None]
-    bounds = [None, *edges, None]
+    bounds = bucket_bounds(edges, filters)
     price = [
         sum(1 for x in prices if (lo is None or x >= lo) and (hi is None or x <= hi))
         for lo, hi in itertools.pairwise(bounds)
@@ -146,7 +156,7 @@ def test_facet_counts_equal_a_brute_force_count(
         assert literal <= {p.id for p in products}, (query, literal - {p.id for p in products})
         facets = page.facets
         assert facets is not None and facets.category_level is not None
-        expected = brute_force(products, facets.category_level, EDGES)
+        expected = brute_force(products, facets.category_level, EDGES, filters)
         brands = {c.value: c.count for c in facets.brand or ()}
         assert brands == dict(expected["brand"]), query
         assert {c.value: c.count for c in facets.category or ()} == dict(expected["category"])
@@ -159,8 +169,10 @@ def test_facet_counts_equal_a_brute_force_count(
         assert [(c.value, c.count) for c in default.brand or ()] == top(expected["brand"], 10)
         assert [(c.value, c.count) for c in default.category or ()] == top(expected["category"], 10)
         bounds = [(r.min, r.max) for r in default.price or ()]
-        assert bounds == list(itertools.pairwise([None, *default_edges, None])), query
-        wanted = brute_force(products, facets.category_level, default_edges)["price"]
+        assert bounds == list(itertools.pairwise(bucket_bounds(default_edges, filters))), query
+        if "price_max" in filters:
+            assert all(r.max is not None and r.max <= filters["price_max"] for r in default.price)
+        wanted = brute_force(products, facets.category_level, default_edges, filters)["price"]
         assert [r.count for r in default.price or ()] == wanted, query
         checked += page.total > 0
         on_edges += sum(p.price in EDGES for p in products)
