@@ -109,7 +109,7 @@ CLI = BLOCKER + "from tinyseek.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     ("command", "extra"),
     [
         (["build-model", "--default"], "train"),
-        (["adapt", "CATALOG", "--out", "adapted"], "train"),
+        (["adapt", "CATALOG", "--out", "adapted"], "adapt"),
         (["index", "CATALOG", "--out", "index", "--encoder", "teacher"], "train"),
         (["eval", "sample", "--encoders", "teacher", "--out", "report"], "train"),
         (["eval", "sample", "--encoders", "ARTIFACT", "--out", "report"], "eval"),
