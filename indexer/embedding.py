@@ -71,7 +71,8 @@ def plan_batches(lengths: Sequence[int], policy: BatchPolicy) -> list[list[int]]
 
 @runtime_checkable
 class PreTokenizing(Protocol):
-    """An encoder that tokenises ahead of encoding (see `ArtifactEncoder`)."""
+    """An encoder that embeds each text alone from its token ids, so nothing is padded and
+    there is no batch to plan (see `ArtifactEncoder`)."""
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]: ...
 

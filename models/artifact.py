@@ -169,8 +169,8 @@ class ArtifactEncoder:
         return self.encode_token_ids(self.token_ids(texts))
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Word-piece ids of each text (truncated at max_seq_len): a batch planner groups
-        texts by their real length with these, then calls `encode_token_ids`."""
+        """Word-piece ids of each text (truncated at max_seq_len), for `encode_token_ids`:
+        the indexer tokenises a catalog once with this."""
         if not texts:
             return []
         return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
