@@ -64,6 +64,7 @@ from tinyseek.indexer.journal import JournalBusyError
 from tinyseek.search import validation as rules
 from tinyseek.search.engine import Engine, clean_query
 from tinyseek.search.layout import CorruptGenerationError
+from tinyseek.search.shards import ShardedDense
 from tinyseek.search.types import Facets, Highlight, Highlights, Hit, Product, SearchMode, SortOrder
 from tinyseek.search.validation import check_product, clean_text, normalise_id
 
@@ -98,9 +99,16 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 class Service:
     """One engine, its writer, metrics and the background generation watcher."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        open_shards: Callable[[Path], ShardedDense] | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.open_shards = open_shards or ShardedDense.local
+        """Opens `settings.shards`: parts in this process, or elsewhere (`api.ray_serve`)."""
         self.load_error: str | None = None
         self.refused: str | None = None
         """Why the newest generation (or revision) was refused; the last good one serves."""
@@ -244,6 +252,7 @@ class Service:
                 encoder=encoder,
                 cache_size=settings.cache_size,
                 threads=settings.torch_threads,
+                sharded=None if settings.shards is None else self.open_shards(settings.shards),
             )
             configure_threads(settings.torch_threads, settings.faiss_threads)  # torch loaded now
             self._batch_encodes(engine)
@@ -344,7 +353,15 @@ class Service:
             raise HTTPException(
                 401, "missing or wrong X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"}
             )
-        self.require_engine()
+        engine = self.require_engine()
+        if engine.sharded:
+            generation = engine.generation
+            raise HTTPException(
+                409,
+                f"this service serves shards cut from {generation.name} revision "
+                f"{generation.revision}: write with `tinyseek update` on the index, then cut "
+                "the shards again (`tinyseek shard`) and redeploy",
+            )
         assert self.writer is not None  # set together with the engine
         return self.writer
 
@@ -820,9 +837,14 @@ class SearchFastPath:
         await response(scope, receive, send)
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """A service over `settings.index_dir` (or over `engine`, already open)."""
-    service = Service(settings, engine)
+def create_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    open_shards: Callable[[Path], ShardedDense] | None = None,
+) -> FastAPI:
+    """A service over `settings.index_dir` (or over `engine`, already open); `open_shards`
+    opens `settings.shards` (default: every part in this process)."""
+    service = Service(settings, engine, open_shards)
     GuardedHttpProtocol.configure(
         ServerLimits(
             header_timeout=settings.header_timeout,

@@ -39,6 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="serve as a Ray Serve deployment (pip install 'tinyseek[ray]') on the cluster at "
         "ADDRESS, or on one started here; every replica reloads new generations itself",
     )
+    serve.add_argument(
+        "--shards",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve the vectors from a shard set (`tinyseek shard`): with --ray each part is "
+        "its own Ray Serve application, else the parts load here; the service stays on the "
+        "state the set was cut from and refuses writes",
+    )
     serve.add_argument("--replicas", type=int, default=2, help="Ray Serve replicas (min)")
     serve.add_argument("--max-replicas", type=int, default=4, help="Ray Serve autoscaling max")
     serve.add_argument(
@@ -150,6 +159,8 @@ def serve(
         overrides["access_log"] = False
     if args.quality_interval is not None:
         overrides["quality_interval"] = args.quality_interval
+    if getattr(args, "shards", None) is not None:
+        overrides["shards"] = args.shards
     settings = Settings(**overrides)
     from tinyseek.api.server import GuardedHttpProtocol
 
@@ -201,6 +212,8 @@ def serve_ray(index_dir: Path, args: argparse.Namespace) -> int:
         overrides["torch_threads"] = overrides["faiss_threads"] = args.threads
     if args.no_access_log:
         overrides["access_log"] = False
+    if args.shards is not None:
+        overrides["shards"] = args.shards
     options = ServeOptions(
         address=args.ray,
         replicas=args.replicas,

@@ -7,6 +7,11 @@ replicas; autoscaling adds replicas (up to `max_replicas`) when the ongoing requ
 replica pass `target_ongoing`. The index directory must be readable by every node (a shared
 volume, or `tinyseek pull-index` on each node first).
 
+With a shard set (`--shards DIR`, cut by `tinyseek shard`), each part is its own Serve
+application (`tinyseek-shard-I`, no HTTP route) holding that part's vectors, and the
+replicas of the app search them through deployment handles (`search.shards.ShardedDense`):
+every query fans out to the parts and their lists merge into the list the whole index gives.
+
 Needs the `ray` extra: pip install 'tinyseek[ray]'.
 """
 
@@ -15,17 +20,21 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI
 
 from tinyseek.api.app import create_app
 from tinyseek.api.settings import Settings
 from tinyseek.extras import MissingExtraError
+from tinyseek.search.shards import Pending, ShardedDense, ShardSet
 
 log = logging.getLogger(__name__)
 
 LOCAL = "local"
+SHARD_APP = "tinyseek-shard-{}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class ServeOptions:
     target_ongoing: float = 4.0
     """Ongoing requests per replica the autoscaler aims at."""
     cpus_per_replica: float = 1.0
+    cpus_per_shard: float = 0.5
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -52,13 +62,74 @@ def _ray() -> Any:
     return ray
 
 
+class ShardReplica:
+    """A Serve replica holding one part of a shard set (checked against its sha256)."""
+
+    def __init__(self, folder: str, i: int) -> None:
+        self.part = ShardSet.read(folder).load_part(i)
+
+    def search(
+        self, query: np.ndarray, n: int, bits: np.ndarray | None, size: int
+    ) -> list[tuple[int, float]]:
+        mask = None
+        if bits is not None:
+            mask = np.unpackbits(bits, count=size, bitorder="little").astype(bool)
+        return self.part.hits(query, n, mask)
+
+    def vectors(self, local: np.ndarray) -> np.ndarray:
+        return self.part.index.vectors(local.tolist())
+
+
+class RayPart:
+    """A `search.shards.Part` served by a `ShardReplica` application (masks sent as bits)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def search(self, query: np.ndarray, n: int, mask: np.ndarray | None) -> Pending:
+        bits = None if mask is None else np.packbits(mask, bitorder="little")
+        size = 0 if mask is None else len(mask)
+        response: Pending = self.handle.search.remote(query, n, bits, size)
+        return response
+
+    def vectors(self, local: np.ndarray) -> Pending:
+        response: Pending = self.handle.vectors.remote(local)
+        return response
+
+
+def ray_shards(folder: Path) -> ShardedDense:
+    """The shard set whose parts run as `SHARD_APP` applications on this Serve instance."""
+    from ray import serve
+
+    shard_set = ShardSet.read(folder)
+    handles = [serve.get_app_handle(SHARD_APP.format(i)) for i in range(len(shard_set.parts))]
+    return ShardedDense(shard_set, [RayPart(handle) for handle in handles])
+
+
+def shard_deployments(folder: Path, options: ServeOptions) -> list[Any]:
+    """One bound application per part of the shard set at `folder`."""
+    _ray()
+    from ray import serve
+
+    make: Any = serve.deployment
+    return [
+        make(
+            ShardReplica,
+            name=SHARD_APP.format(i),
+            ray_actor_options={"num_cpus": options.cpus_per_shard},
+            health_check_period_s=5,
+        ).bind(str(folder), i)
+        for i in range(len(ShardSet.read(folder).parts))
+    ]
+
+
 def deployment(settings: Settings, options: ServeOptions) -> Any:
     """The bound Ray Serve application: replicas of the tinyseek app, autoscaled."""
     _ray()
     from ray import serve
 
     def build() -> FastAPI:  # a function: Serve calls it in each replica (a partial it would not)
-        return create_app(settings)
+        return create_app(settings, open_shards=None if settings.shards is None else ray_shards)
 
     make: Any = serve.deployment
     return make(
@@ -93,6 +164,9 @@ def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = Tru
         else:
             ray.init(address=options.address, **kwargs)
     serve.start(http_options={"host": options.host, "port": options.port})
+    if settings.shards is not None:
+        for i, part in enumerate(shard_deployments(settings.shards, options)):
+            serve.run(part, name=SHARD_APP.format(i), route_prefix=None, blocking=False)
     serve.run(deployment(settings, options), name="tinyseek", route_prefix="/", blocking=False)
     log.info(
         "tinyseek on Ray Serve: http://%s:%d/ (%d-%d replicas)",

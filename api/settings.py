@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         default=None,
         description="encoder spec; default: the one the index was built with",
     )
+    shards: Path | None = Field(
+        default=None,
+        description="a shard set (`tinyseek shard`) holding the vectors: the service stays on "
+        "the state it was cut from and refuses writes",
+    )
     max_query_chars: int = Field(default=MAX_QUERY_CHARS, ge=1, le=10_000)
     max_k: int = Field(default=MAX_K, ge=1, le=1000)
     max_offset: int = Field(default=MAX_OFFSET, ge=0, le=100_000)

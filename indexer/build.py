@@ -173,7 +173,7 @@ def set_threads(threads: int | None) -> None:
         faiss.omp_set_num_threads(max(1, threads))
 
 
-def _add_deterministic(dense: DenseIndex, vectors: np.ndarray) -> None:
+def add_deterministic(dense: DenseIndex, vectors: np.ndarray) -> None:
     """Add to an HNSW graph on one thread.
 
     FAISS links HNSW nodes in parallel in an order that varies run to run, so a
@@ -260,7 +260,7 @@ class GenerationWriter:
         if self.dense.needs_training:
             raise RuntimeError("the dense index quantises: train it before adding vectors")
         if self.dense.is_hnsw:
-            _add_deterministic(self.dense, vectors)
+            add_deterministic(self.dense, vectors)
         else:
             self.dense.add(vectors)
 
@@ -284,7 +284,7 @@ class GenerationWriter:
                 self.dense.train(flat.vectors(range(0, self.count, training_stride(self.count))))
             for start in range(0, self.count, 8192):
                 vectors = flat.vectors(range(start, min(start + 8192, self.count)))
-                _add_deterministic(self.dense, vectors)
+                add_deterministic(self.dense, vectors)
         self.dense.save(self.tmp / DENSE_FILE)
         if artifact_dir is not None:
             shutil.copytree(artifact_dir, self.tmp / ENCODER_DIR)

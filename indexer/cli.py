@@ -328,6 +328,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_argument("index_dir")
     pull.set_defaults(func=run_pull)
 
+    shard = sub.add_parser(
+        "shard",
+        help="cut the served state's vectors into N shards by product id (for `tinyseek serve "
+        "--ray --shards DIR`)",
+        description="Each part is a FAISS index of the generation's kind over the products "
+        "whose id hashes to it. The set names the state it was cut from; a service refuses "
+        "it for any other, so cut again after an update or a new generation.",
+        epilog=exit_codes_help((0, 2, 5, 6, 8)),
+    )
+    shard.add_argument("index_dir")
+    shard.add_argument("--shards", type=int, required=True, help="how many parts (>= 2)")
+    shard.add_argument("--out", required=True, help="folder for the set (replaced if one is there)")
+    shard.set_defaults(func=run_shard)
+
     gc = sub.add_parser("gc", help="delete old generations", epilog=GC_EXIT_CODES_HELP)
     gc.add_argument("index_dir")
     _add_keep(gc, "generations to keep (default {keep}; the served one is always kept)")
@@ -489,6 +503,18 @@ def run_pull(args: argparse.Namespace) -> int:
         print(f"{done.generation} is already in {args.index_dir} and sound; serving it")
     else:
         print(f"pulled {done.generation}: {done.files} files, {done.bytes / 1e6:.1f} MB")
+    return EXIT_OK
+
+
+def run_shard(args: argparse.Namespace) -> int:
+    from tinyseek.indexer.shards import cut_shards
+
+    cut = cut_shards(Path(args.index_dir), Path(args.out), args.shards)
+    counts = ", ".join(str(part["count"]) for part in cut.parts)
+    print(
+        f"cut {cut.generation} revision {cut.revision} ({cut.size} vectors, {cut.kind}) into "
+        f"{len(cut.parts)} shards of {counts} at {args.out}"
+    )
     return EXIT_OK
 
 

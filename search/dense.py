@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -82,6 +82,25 @@ class DenseParams:
         if size < self.hnsw_threshold:
             return DenseKind.FLAT
         return DenseKind.HNSW if size < self.sq8_threshold else DenseKind.HNSW_SQ8
+
+
+class VectorSearch(Protocol):
+    """What a search needs of dense vectors: a `DenseIndex`, or a sharded one
+    (`search.shards.ShardedDense`)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def search(
+        self, query: np.ndarray, n: int, mask: np.ndarray | None = None
+    ) -> list[tuple[int, float]]: ...
+
+    def vectors(self, ordinals: Iterable[int]) -> np.ndarray: ...
 
 
 class DenseIndex:
@@ -196,7 +215,7 @@ class DenseIndex:
         if isinstance(self._index, faiss.IndexIVF):
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self._index.nlist)
             scores, ids = self._index.search(q, n, params=params)
-            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+            return _ranked(ids[0], scores[0])
         return self._run(self._flat(), q, n, selector)
 
     def search(
@@ -242,7 +261,18 @@ class DenseIndex:
         elif isinstance(index, faiss.IndexHNSW) and n > self.params.ef_search:
             params = faiss.SearchParametersHNSW(efSearch=n)
         scores, ids = index.search(q, n, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return _ranked(ids[0], scores[0])
+
+
+def _ranked(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    """(ordinal, score) best first, equal scores in ordinal order (FAISS leaves their order
+    open), so a sharded index (`search.shards`) merges to the very same list."""
+    found = ids >= 0
+    ids, scores = ids[found], scores[found]
+    hits = list(zip(ids.tolist(), scores.tolist()))
+    if len(scores) > 1 and bool((scores[1:] == scores[:-1]).any()):
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))
+    return hits
 
 
 class ExactTopK:

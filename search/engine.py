@@ -18,7 +18,7 @@ import numpy as np
 from tinyseek.models.encoder import Encoder, load_encoder
 from tinyseek.search.bm25 import BM25Index, content_words, coverage, query_tokens, words
 from tinyseek.search.cache import QueryCache
-from tinyseek.search.dense import DenseIndex, DenseParams
+from tinyseek.search.dense import DenseIndex, DenseParams, VectorSearch
 from tinyseek.search.facets import FacetIndex, FacetRequest, count_facets
 from tinyseek.search.filters import FilterColumns, Filters
 from tinyseek.search.fusion import QuerySignals, Ranked, fuse_adaptive, fuse_convex, fuse_rrf
@@ -35,6 +35,7 @@ from tinyseek.search.layout import (
     served_generation_name,
 )
 from tinyseek.search.matching import Retrieved, match_set, noise_level, order
+from tinyseek.search.shards import ShardedDense
 from tinyseek.search.spelling import Speller, english_words
 from tinyseek.search.store import DocStore
 from tinyseek.search.synonyms import SYNONYMS_FILE, Synonyms, SynonymsFile
@@ -72,7 +73,7 @@ class Generation:
     path: Path
     manifest: dict[str, Any]
     bm25: BM25Index
-    dense: DenseIndex
+    dense: VectorSearch
     store: DocStore
     alive: np.ndarray
     columns: FilterColumns
@@ -116,9 +117,13 @@ def load_generation(
     previous: Generation | None = None,
     verifier: FileVerifier | None = None,
     copies: PrivateCopies | None = None,
+    sharded: ShardedDense | None = None,
 ) -> Generation:
     """Load and verify a generation for reading (sharing what it can with `previous`, the
     one it replaces); raises CorruptGenerationError naming the file that fails.
+
+    With `sharded`, the vectors are those shards (cut from this very state; ValueError
+    otherwise) and the generation's own FAISS file is neither read nor checked.
 
     The store is read first, in one read transaction: its meta names the revision, the
     FAISS file of that state and the checksum of every other file (`search.integrity`).
@@ -167,14 +172,27 @@ def load_generation(
             meta.revision,
             meta.journal_seq,
         )
+    if sharded is not None:
+        cut = sharded.shard_set
+        if (cut.generation, cut.revision) != (gen_dir.name, int(revision)):
+            raise ValueError(
+                f"the shards at {cut.folder} were cut from {cut.generation} revision "
+                f"{cut.revision}, the index serves {gen_dir.name} revision {revision}: "
+                "cut them again (tinyseek shard)"
+            )
+        files = {k: v for k, v in files.items() if k != dense_path.name}
     bm25_prefix = f"{BM25_DIR}/"
     verifier.check(gen_dir, {k: v for k, v in files.items() if not k.startswith(bm25_prefix)})
 
-    dense_params = DenseParams(**manifest.get("dense", {}).get("params", {}))
-    try:
-        dense = DenseIndex.load(dense_path, dense_params)
-    except (RuntimeError, OSError) as exc:
-        raise CorruptGenerationError(dense_path, f"unreadable: {exc}") from None
+    dense: VectorSearch
+    if sharded is not None:
+        dense = sharded
+    else:
+        dense_params = DenseParams(**manifest.get("dense", {}).get("params", {}))
+        try:
+            dense = DenseIndex.load(dense_path, dense_params)
+        except (RuntimeError, OSError) as exc:
+            raise CorruptGenerationError(dense_path, f"unreadable: {exc}") from None
     if meta is not None and len(dense) != meta.vectors:
         raise CorruptGenerationError(
             dense_path, f"holds {len(dense)} vectors, the store recorded {meta.vectors}"
@@ -235,6 +253,7 @@ def _load_with_retry(
     verifier: FileVerifier,
     copies: PrivateCopies | None = None,
     attempts: int = 5,
+    sharded: ShardedDense | None = None,
 ) -> Generation:
     """Load a generation a writer may be committing to right now.
 
@@ -246,7 +265,7 @@ def _load_with_retry(
     for attempt in range(attempts):
         before = _store_revision(gen_dir)
         try:
-            return load_generation(gen_dir, previous, verifier, copies)
+            return load_generation(gen_dir, previous, verifier, copies, sharded)
         except CorruptGenerationError:
             moved = _store_revision(gen_dir) != before
             if attempt == attempts - 1 or not moved:
@@ -290,6 +309,8 @@ class Engine:
         threads: int | None = None,
     ) -> None:
         self.index_dir = index_dir
+        self.sharded = isinstance(generation.dense, ShardedDense)
+        """Serving shards (`search.shards`): pinned to the state they were cut from."""
         self._generation = generation
         self.encoder = encoder
         self.cache = QueryCache(cache_size)
@@ -315,15 +336,18 @@ class Engine:
         encoder: Encoder | None = None,
         cache_size: int = 4096,
         threads: int | None = None,
+        sharded: ShardedDense | None = None,
     ) -> Engine:
         """Open the generation that INDEX_DIR/CURRENT names.
 
         The encoder defaults to the one the index was built with; passing another
-        one with a different name or dimension is refused.
+        one with a different name or dimension is refused. With `sharded`, the vectors
+        are those shards, which must have been cut from this state of the index, and the
+        engine stays on it (`reload_if_changed` never moves; cut and open again).
         """
         index_dir = Path(index_dir)
         gen_dir = current_generation(index_dir)
-        generation = _load_with_retry(gen_dir, None, FileVerifier())
+        generation = _load_with_retry(gen_dir, None, FileVerifier(), sharded=sharded)
         if encoder is None:
             encoder = encoder_for(gen_dir, generation.manifest, threads)
         _check_encoder(encoder, generation)
@@ -348,6 +372,8 @@ class Engine:
         (False). A generation that fails verification raises CorruptGenerationError and
         this engine keeps serving the one it has.
         """
+        if self.sharded:
+            return False
         with self._reload_lock:
             served = self._generation
             if served_generation_name(self.index_dir) == served.name:

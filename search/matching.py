@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinyseek.search.dense import DenseIndex
+from tinyseek.search.dense import VectorSearch
 from tinyseek.search.fusion import Ranked
 from tinyseek.search.types import MatchKind, SearchMode, SortOrder
 
@@ -155,7 +155,7 @@ def nonsense_queries(n: int = NOISE_QUERIES, seed: int = 0) -> list[str]:
     ]
 
 
-def noise_level(encoder: Encoder, dense: DenseIndex) -> float:
+def noise_level(encoder: Encoder, dense: VectorSearch) -> float:
     """How close nonsense gets to this catalog: the NOISE_QUANTILE of the best cosine
     similarity of `nonsense_queries` (about 0.25 on the sample catalog, 0.43 on Home
     Depot's with the default encoder). Costs one batch encode and 64 searches."""

@@ -123,3 +123,76 @@ def test_two_replicas_answer_like_the_library_and_reload(
         seen = seen + 1 if code == 200 and body["hits"] and body["hits"][0]["id"] == "NEW-1" else 0
         time.sleep(0.1)
     assert seen == 20
+
+
+def test_shards_as_serve_applications_answer_like_the_whole_index(
+    tmp_path: Path, ray_cluster: str, tiny: dict[str, object]
+) -> None:
+    """`--shards`: each part its own application; pages equal the whole index's, writes
+    refused (the set is pinned to the state it was cut from)."""
+    from tinyseek.indexer.shards import cut_shards
+
+    encoder = load_encoder(Path(str(tiny["path"])), threads=1)
+    index = tmp_path / "index"
+    build_index(make_products(300), index, encoder)
+    cut_shards(index, tmp_path / "shards", 2)
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}
+    env["TINYSEEK_API_KEY"] = "k"
+    driver = subprocess.Popen(
+        [
+            sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", ray_cluster,
+            "--shards", str(tmp_path / "shards"), "--replicas", "1", "--port", str(port),
+            "--no-access-log", "--cache-size", "0",
+        ],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while get_or_none(f"{base}/readyz") != 200:
+            if driver.poll() is not None:
+                raise RuntimeError(driver.stderr.read().decode()[-3000:] if driver.stderr else "")
+            assert time.monotonic() < deadline, "the sharded deployment was not ready in time"
+            time.sleep(1)
+        status = on_cluster(
+            ray_cluster,
+            "a = serve.status().applications; "
+            "print(sorted(n for n in a if n.startswith('tinyseek-shard-') "
+            "and str(a[n].status).endswith('RUNNING')))",
+        )
+        assert status == "['tinyseek-shard-0', 'tinyseek-shard-1']"
+        whole = Engine.open(index, encoder=encoder, cache_size=0)
+        for query in (*QUERIES, "teak table", "lamp"):
+            for mode in ("bm25", "dense", "hybrid"):
+                for extra in ("", "&brand=Cobalt"):
+                    url = f"{base}/search?q={urllib.parse.quote(query)}&k=10&mode={mode}{extra}"
+                    code, body = get(url)
+                    assert code == 200, body
+                    filters = {"brand": "Cobalt"} if extra else None
+                    page = whole.search_page(query, k=10, mode=mode, filters=filters)
+                    assert body["total"] == page.total
+                    assert [(h["id"], round(h["score"], 9)) for h in body["hits"]] == [
+                        (h.doc_id, round(h.score, 9)) for h in page.hits
+                    ], (query, mode, extra)
+        request = urllib.request.Request(
+            f"{base}/documents",
+            data=json.dumps({"products": [{"id": "N1", "title": "New lamp"}]}).encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": "k"},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 409
+        assert "tinyseek shard" in refused.value.read().decode()
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+        on_cluster(ray_cluster, "serve.shutdown()")
+
+
+def get_or_none(url: str) -> int | None:
+    try:
+        return get(url, timeout=2)[0]
+    except OSError:
+        return None
