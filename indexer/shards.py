@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,7 @@ def cut_shards(index_dir: Path, out: Path, shards: int) -> ShardSet:
             "generation": gen.name,
             "revision": gen.revision,
             "kind": dense.kind,
+            "params": asdict(params),
             "size": size,
             "dim": dense.dim,
             "hash": "blake2b-8 of the product id, mod shards",

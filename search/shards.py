@@ -5,7 +5,7 @@ are what a catalog too big for one replica splits. `tinyseek shard` (`indexer.sh
 the served generation's vectors into N parts by a hash of each product's id, each part a
 FAISS index of the generation's kind over its own products, and writes a shard set:
 
-    OUT/shards.json         generation, revision, kind, size, and per part its files + sha256
+    OUT/shards.json         generation, revision, kind, dense params, size, per part sha256s
     OUT/part-I.faiss        the part's index; FAISS ids are the part's local positions
     OUT/part-I.ordinals.npy the generation ordinal of each local position (int64, ascending)
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -109,6 +109,8 @@ class ShardSet:
     size: int
     dim: int
     parts: tuple[dict[str, Any], ...]
+    params: DenseParams = field(default_factory=DenseParams)
+    """The generation's dense parameters (efSearch, ...), which the parts search with."""
 
     @classmethod
     def read(cls, folder: str | Path) -> ShardSet:
@@ -128,6 +130,7 @@ class ShardSet:
             size=int(data["size"]),
             dim=int(data["dim"]),
             parts=tuple(data["parts"]),
+            params=DenseParams(**data.get("params", {})),
         )
 
     def ordinals(self, i: int) -> np.ndarray:
@@ -139,9 +142,9 @@ class ShardSet:
             if file_sha256(self.folder / name) != digest:
                 raise ValueError(f"{self.folder / name} does not match its recorded sha256")
 
-    def load_part(self, i: int, params: DenseParams | None = None) -> LocalPart:
+    def load_part(self, i: int) -> LocalPart:
         self.verify(i)
-        return LocalPart.load(self.folder, i, params)
+        return LocalPart.load(self.folder, i, self.params)
 
 
 class ShardedDense:
@@ -162,10 +165,10 @@ class ShardedDense:
             raise ValueError(f"{shard_set.folder}: the parts do not cover every ordinal")
 
     @classmethod
-    def local(cls, folder: str | Path, params: DenseParams | None = None) -> ShardedDense:
+    def local(cls, folder: str | Path) -> ShardedDense:
         """Every part loaded in this process."""
         shard_set = ShardSet.read(folder)
-        return cls(shard_set, [shard_set.load_part(i, params) for i in range(len(shard_set.parts))])
+        return cls(shard_set, [shard_set.load_part(i) for i in range(len(shard_set.parts))])
 
     @property
     def dim(self) -> int:
