@@ -13,6 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,20 @@ def served(
     encoder = load_encoder(Path(str(tiny["path"])), threads=1)
     index = tmp_path / "index"
     build_index(make_products(200), index, encoder)  # the artifact is bundled in the index
+    with ray_served(index, ray_cluster, "--replicas", "2") as base:
+        yield base, index, encoder, ray_cluster
+
+
+@contextmanager
+def ray_served(index: Path, address: str, *options: str, **env: str) -> Iterator[str]:
+    """`tinyseek serve INDEX --ray ADDRESS OPTIONS...` until /readyz says 200: its URL; at
+    the end the driver is killed and Serve shut down (replicas, proxy and controller)."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled", **env}
     driver = subprocess.Popen(
         [
-            sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", ray_cluster,
-            "--replicas", "2", "--port", str(port), "--no-access-log", "--cache-size", "0",
+            sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", address,
+            "--port", str(port), "--no-access-log", "--cache-size", "0", *options,
         ],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
@@ -85,11 +94,11 @@ def served(
             if time.monotonic() > deadline:
                 raise RuntimeError("Ray Serve deployment was not ready in time")
             time.sleep(1)
-        yield base, index, encoder, ray_cluster
+        yield base
     finally:
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
-        on_cluster(ray_cluster, "serve.shutdown()")  # replicas, proxy and controller end
+        on_cluster(address, "serve.shutdown()")
 
 
 def test_two_replicas_answer_like_the_library_and_reload(
@@ -136,25 +145,8 @@ def test_shards_as_serve_applications_answer_like_the_whole_index(
     index = tmp_path / "index"
     build_index(make_products(300), index, encoder)
     cut_shards(index, tmp_path / "shards", 2)
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}
-    env["TINYSEEK_API_KEY"] = "k"
-    driver = subprocess.Popen(
-        [
-            sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", ray_cluster,
-            "--shards", str(tmp_path / "shards"), "--replicas", "1", "--port", str(port),
-            "--no-access-log", "--cache-size", "0",
-        ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while get_or_none(f"{base}/readyz") != 200:
-            if driver.poll() is not None:
-                raise RuntimeError(driver.stderr.read().decode()[-3000:] if driver.stderr else "")
-            assert time.monotonic() < deadline, "the sharded deployment was not ready in time"
-            time.sleep(1)
+    shards = ("--shards", str(tmp_path / "shards"), "--replicas", "1")
+    with ray_served(index, ray_cluster, *shards, TINYSEEK_API_KEY="k") as base:
         status = on_cluster(
             ray_cluster,
             "a = serve.status().applications; "
@@ -185,14 +177,3 @@ def test_shards_as_serve_applications_answer_like_the_whole_index(
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 409
         assert "tinyseek shard" in refused.value.read().decode()
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-        on_cluster(ray_cluster, "serve.shutdown()")
-
-
-def get_or_none(url: str) -> int | None:
-    try:
-        return get(url, timeout=2)[0]
-    except OSError:
-        return None
