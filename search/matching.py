@@ -113,8 +113,7 @@ def match_set(
         if retrieved.full_matches >= retrieved.depth:  # there may be more than were ranked
             found = gen.bm25.count(text, filters, all_words=True, synonyms=synonyms)
             if found > retrieved.full_matches:
-                every = gen.bm25.search(text, found, filters, all_words=True, synonyms=synonyms)
-                ordinals = np.fromiter((o for o, _ in every), dtype=np.int64, count=len(every))
+                ordinals = gen.bm25.ordinals(text, found, filters, True, synonyms)
                 ordinals = ordinals[ordinals < n]
                 full[ordinals[gen.alive[ordinals]]] = True
         mask |= full

@@ -373,3 +373,20 @@ def test_a_dense_facet_count_is_the_total_its_filter_gives(sample_engine: Engine
                 query, mode="dense", filters={"brand": value.value}
             )
             assert filtered.total == value.count, (query, value.value)
+
+
+@pytest.mark.parametrize("filters", [{}, {"category": "Furniture"}], ids=["none", "category"])
+def test_full_matches_beyond_the_ranked_depth_all_count(
+    sample_engine: Engine, filters: dict[str, Any]
+) -> None:
+    """With more products matching every word than were ranked, the rest are taken unscored
+    (`BM25Index.ordinals`): totals and facets as if every one had been ranked."""
+    for query in ("chair", "lamp", "black", "steel"):
+        ranked = sample_engine.search_page(
+            query, mode="bm25", filters=filters, candidates=1000, facets="all"
+        )
+        shallow = sample_engine.search_page(
+            query, mode="bm25", filters=filters, candidates=3, facets="all"
+        )
+        assert shallow.total == ranked.total > 3, query
+        assert shallow.facets == ranked.facets, query
