@@ -7,9 +7,11 @@
 2. In process: the whole index and the shard set (`ShardedDense`, parts in this process)
    answer --n queries in bm25, dense and hybrid modes: pages compared (ids, scores, totals),
    and each side's latency.
-3. With --ray: a `ray start --head` cluster on loopback (--cpus), `tinyseek serve DIR --ray
-   --shards` on it, the same queries over HTTP compared with the whole index in process; the
-   peak RSS of every Ray worker process (router and part replicas) is printed.
+3. With --ray: a plain `tinyseek serve DIR` (the whole index) answers the same queries over
+   HTTP; then a `ray start --head` cluster on loopback (--cpus), `tinyseek serve DIR --ray
+   --shards` on it, the same queries over HTTP compared with the whole index's HTTP answers
+   (the service and the library differ in the last bits of a dense score); the peak RSS of
+   every Ray worker process (app and part replicas) is printed.
 Identity holds by construction for exact (flat) parts; for HNSW the overlap of the top 10 is
 printed instead (each part's graph is its own).
 """
@@ -115,7 +117,52 @@ def free_port() -> int:
         return port
 
 
-def on_ray(opts: argparse.Namespace, shards: Path, reference: dict[tuple[str, str], Any]) -> None:
+def over_http(base: str, keys: list[tuple[str, str]]) -> tuple[dict[tuple[str, str], Any], str]:
+    answers: dict[tuple[str, str], Any] = {}
+    times = []
+    for query, mode in keys:
+        began = time.perf_counter()
+        answers[(query, mode)] = http_page(base, query, mode)
+        times.append((time.perf_counter() - began) * 1000)
+    p50, p99 = np.percentile(times, [50, 99])
+    return answers, f"HTTP p50 {p50:.2f} ms, p99 {p99:.2f}"
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -> float:
+    started = time.perf_counter()
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"tinyseek serve exited:\n{err[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            pass
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"{base} was not ready in {timeout:.0f} s")
+        time.sleep(1)
+
+
+def whole_over_http(index: Path, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--port", str(port)]
+    server = subprocess.Popen(
+        [*cmd, "--no-access-log"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", server, 600)
+        answers, latency = over_http(f"http://127.0.0.1:{port}", keys)
+    finally:
+        server.kill()
+        server.wait()
+    print(f"\n== tinyseek serve (the whole index): {latency}")
+    return answers
+
+
+def on_ray(opts: argparse.Namespace, shards: Path, keys: list[tuple[str, str]]) -> None:
+    reference = whole_over_http(opts.index, keys)
     ray_bin = str(Path(sys.executable).with_name("ray"))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     env["HF_HUB_OFFLINE"] = "1"
@@ -140,30 +187,12 @@ def on_ray(opts: argparse.Namespace, shards: Path, reference: dict[tuple[str, st
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         base = f"http://127.0.0.1:{http_port}"
-        started = time.perf_counter()
-        while True:
-            if driver.poll() is not None:
-                err = driver.stderr.read().decode() if driver.stderr else ""
-                raise SystemExit(f"tinyseek serve --ray exited:\n{err[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() - started > 600:
-                raise SystemExit("the sharded Ray Serve deployment was not ready in 600 s")
-            time.sleep(1)
+        ready = wait_ready(base, driver, 600)
         print(f"\n== Ray Serve, {opts.replicas} app replica(s) + 1 replica per part: ready in "
-              f"{time.perf_counter() - started:.1f} s at {base}")  # fmt: skip
-        answers: dict[tuple[str, str], Any] = {}
-        times = []
-        for query, mode in reference:
-            began = time.perf_counter()
-            answers[(query, mode)] = http_page(base, query, mode)
-            times.append((time.perf_counter() - began) * 1000)
-        print(f"  HTTP p50 {np.percentile(times, 50):.2f} ms, p99 {np.percentile(times, 99):.2f}")
-        compare("ray http", answers, reference)
+              f"{ready:.1f} s at {base}")  # fmt: skip
+        answers, latency = over_http(base, keys)
+        print(f"  {latency}")
+        compare("ray http vs serve", answers, reference)
         for name, mb in sorted(worker_rss().items()):
             print(f"  peak RSS {mb:7.0f} MB  {name}")
         if opts.hold:
@@ -211,7 +240,7 @@ def main() -> int:
         print(f"  {opts.shards} shards  p50: {sharded_p50}")
         compare("in process", answers, reference)
         if opts.ray:
-            on_ray(opts, shards, reference)
+            on_ray(opts, shards, list(reference))
     return 0
 
 
