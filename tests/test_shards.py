@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,32 @@ def test_the_shard_command(sample_index: Path, tmp_path: Path) -> None:
     assert ShardSet.read(out).generation == generation
     bad = shard_command(str(sample_index), "--shards", "1", "--out", str(tmp_path / "one"))
     assert bad.returncode == 2 and "--shards must be at least 2" in bad.stderr
+
+
+def test_the_service_serves_a_shard_set_and_refuses_writes(
+    sample_index: Path, teacher: Any, whole: Engine, tmp_path: Path
+) -> None:
+    """`tinyseek serve DIR --shards SHARDS` without Ray: the parts load in the service."""
+    from fastapi.testclient import TestClient
+
+    from tinyseek.api.app import create_app
+    from tinyseek.api.settings import Settings
+
+    cut = cut_shards(sample_index, tmp_path / "shards", 2)
+    settings = Settings(index_dir=sample_index, shards=cut.folder, api_key="k")
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 300  # the service loads the index in the background
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/readyz").json()
+            time.sleep(0.5)
+        for query in ("couch", "lamp for reading", "cordless screwdriver"):
+            body = client.get("/search", params={"q": query, "mode": "dense"}).json()
+            page = whole.search_page(query, mode="dense")
+            assert body["total"] == page.total
+            assert [h["id"] for h in body["hits"]] == [h.doc_id for h in page.hits]
+        write = client.post(
+            "/documents",
+            json={"products": [{"id": "n1", "title": "Oak desk"}]},
+            headers={"X-API-Key": "k"},
+        )
+        assert write.status_code == 409 and "tinyseek shard" in write.text
