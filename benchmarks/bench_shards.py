@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from loadtest import free_port, start_server, wait_ready
 
 from tinyseek.search.engine import Engine
 from tinyseek.search.shards import ShardedDense
@@ -110,13 +110,6 @@ def worker_rss() -> dict[str, float]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def over_http(base: str, keys: list[tuple[str, str]]) -> tuple[dict[tuple[str, str], Any], str]:
     answers: dict[tuple[str, str], Any] = {}
     times = []
@@ -128,29 +121,9 @@ def over_http(base: str, keys: list[tuple[str, str]]) -> tuple[dict[tuple[str, s
     return answers, f"HTTP p50 {p50:.2f} ms, p99 {p99:.2f}"
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -> float:
-    started = time.perf_counter()
-    while True:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"tinyseek serve exited:\n{err[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return time.perf_counter() - started
-        except OSError:
-            pass
-        if time.perf_counter() - started > timeout:
-            raise SystemExit(f"{base} was not ready in {timeout:.0f} s")
-        time.sleep(1)
-
-
 def whole_over_http(index: Path, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     port = free_port()
-    cmd = [sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--port", str(port)]
-    server = subprocess.Popen(
-        [*cmd, "--no-access-log"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    server = start_server(index, port, {})
     try:
         wait_ready(f"http://127.0.0.1:{port}", server, 600)
         answers, latency = over_http(f"http://127.0.0.1:{port}", keys)
@@ -187,9 +160,10 @@ def on_ray(opts: argparse.Namespace, shards: Path, keys: list[tuple[str, str]]) 
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         base = f"http://127.0.0.1:{http_port}"
-        ready = wait_ready(base, driver, 600)
+        started = time.perf_counter()
+        wait_ready(base, driver, 600)
         print(f"\n== Ray Serve, {opts.replicas} app replica(s) + 1 replica per part: ready in "
-              f"{ready:.1f} s at {base}")  # fmt: skip
+              f"{time.perf_counter() - started:.1f} s at {base}")  # fmt: skip
         answers, latency = over_http(base, keys)
         print(f"  {latency}")
         compare("ray http vs serve", answers, reference)
