@@ -12,6 +12,10 @@ application (`tinyseek-shard-I`, no HTTP route) holding that part's vectors, and
 replicas of the app search them through deployment handles (`search.shards.ShardedDense`):
 every query fans out to the parts and their lists merge into the list the whole index gives.
 
+Serve config files (`serve run CONFIG`, `serve deploy`, KubeRay's `serveConfigV2`) name the
+application builders `app` and `shard_app` (`tinyseek.api.ray_serve:app`), their `args` the
+`Settings` fields and `ServeOptions`' replica fields; `deploy/kuberay/` has the manifests.
+
 Needs the `ray` extra: pip install 'tinyseek[ray]'.
 """
 
@@ -106,11 +110,18 @@ def ray_shards(folder: Path) -> ShardedDense:
     return ShardedDense(shard_set, [RayPart(handle) for handle in handles])
 
 
-def shard_deployments(folder: Path, options: ServeOptions) -> list[Any]:
-    """One bound application per part of the shard set at `folder`."""
+def shard_deployments(
+    folder: Path, options: ServeOptions, parts: list[int] | None = None
+) -> list[Any]:
+    """One bound application per part of the shard set at `folder` (or per part in `parts`)."""
     _ray()
     from ray import serve
 
+    count = len(ShardSet.read(folder).parts)
+    if parts is None:
+        parts = list(range(count))
+    elif any(not 0 <= i < count for i in parts):
+        raise ValueError(f"{folder} has parts 0..{count - 1}, not {parts}")
     make: Any = serve.deployment
     return [
         make(
@@ -119,7 +130,7 @@ def shard_deployments(folder: Path, options: ServeOptions) -> list[Any]:
             ray_actor_options={"num_cpus": options.cpus_per_shard},
             health_check_period_s=5,
         ).bind(str(folder), i)
-        for i in range(len(ShardSet.read(folder).parts))
+        for i in parts
     ]
 
 
@@ -144,6 +155,35 @@ def deployment(settings: Settings, options: ServeOptions) -> Any:
         ray_actor_options={"num_cpus": options.cpus_per_replica},
         health_check_period_s=5,
     ).bind()
+
+
+REPLICA_OPTIONS = ("replicas", "max_replicas", "target_ongoing", "cpus_per_replica")
+
+
+def app(args: dict[str, Any]) -> Any:
+    """The tinyseek application for a Serve config file: `args` holds `Settings` fields
+    (`index_dir`, `shards`, ...; the rest come from TINYSEEK_* variables) and any of
+    `REPLICA_OPTIONS`. With `shards`, the config must also run each part as `shard_app`
+    under the name `tinyseek-shard-I`."""
+    args = dict(args)
+    unknown = set(args) - set(Settings.model_fields) - set(REPLICA_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown tinyseek application args: {', '.join(sorted(unknown))} (expected "
+            f"Settings fields or {', '.join(REPLICA_OPTIONS)})"
+        )
+    options = ServeOptions(**{k: args.pop(k) for k in REPLICA_OPTIONS if k in args})
+    return deployment(Settings(**args), options)
+
+
+def shard_app(args: dict[str, Any]) -> Any:
+    """Part `part` of the shard set at `shards`, for a Serve config file (run it under the
+    name `tinyseek-shard-<part>`; `cpus_per_shard` optional)."""
+    missing = {"shards", "part"} - set(args)
+    if missing:
+        raise ValueError(f"shard_app needs args {', '.join(sorted(missing))}")
+    options = ServeOptions(cpus_per_shard=float(args.get("cpus_per_shard", 0.5)))
+    return shard_deployments(Path(args["shards"]), options, parts=[int(args["part"])])[0]
 
 
 def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = True) -> None:

@@ -28,6 +28,7 @@ from tinyseek.search.types import Product
 
 pytest.importorskip("ray.serve", reason="needs the ray extra: pip install 'tinyseek[ray]'")
 
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 QUERIES = ("oak chair", "cordless drill", "brass lamp", "blue rug")
 
 
@@ -69,17 +70,24 @@ def served(
 
 @contextmanager
 def ray_served(index: Path, address: str, *options: str, **env: str) -> Iterator[str]:
-    """`tinyseek serve INDEX --ray ADDRESS OPTIONS...` until /readyz says 200: its URL; at
-    the end the driver is killed and Serve shut down (replicas, proxy and controller)."""
+    """`tinyseek serve INDEX --ray ADDRESS OPTIONS...` until /readyz says 200: its URL."""
     port = free_port()
+    command = [
+        sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", address,
+        "--port", str(port), "--no-access-log", "--cache-size", "0", *options,
+    ]  # fmt: skip
+    with serve_driver(command, port, address, **env) as base:
+        yield base
+
+
+@contextmanager
+def serve_driver(command: list[str], port: int, address: str, **env: str) -> Iterator[str]:
+    """Run a driver that deploys on the cluster's Serve until /readyz on `port` says 200: its
+    URL; at the end the driver is killed and Serve shut down (replicas, proxy, controller)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled", **env}
     driver = subprocess.Popen(
-        [
-            sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", address,
-            "--port", str(port), "--no-access-log", "--cache-size", "0", *options,
-        ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -177,3 +185,58 @@ def test_shards_as_serve_applications_answer_like_the_whole_index(
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 409
         assert "tinyseek shard" in refused.value.read().decode()
+
+
+def test_the_rayservice_serve_config_runs_the_sharded_service(
+    tmp_path: Path, ray_cluster: str, tiny: dict[str, object]
+) -> None:
+    """deploy/kuberay/rayservice.yaml's Serve config (what KubeRay hands to Serve), pointed at
+    a test index plus a 2-part shard set, deployed with `serve run CONFIG`: the application
+    builders start the service and the parts, and pages equal the whole index's."""
+    yaml = pytest.importorskip("yaml", reason="the deploy extra")
+
+    from tinyseek.indexer.shards import cut_shards
+
+    encoder = load_encoder(Path(str(tiny["path"])), threads=1)
+    index = tmp_path / "index"
+    build_index(make_products(300), index, encoder)
+    cut_shards(index, tmp_path / "shards", 2)
+    manifest = next(yaml.safe_load_all((DEPLOY / "kuberay" / "rayservice.yaml").read_text()))
+    config = yaml.safe_load(manifest["spec"]["serveConfigV2"])
+    port = free_port()
+    config["http_options"] = {"host": "127.0.0.1", "port": port}
+    (app,) = config["applications"]
+    app["args"].update(index_dir=str(index), shards=str(tmp_path / "shards"), cache_size=0)
+    app["args"].update(replicas=1, max_replicas=1)
+    parts = [
+        {
+            "name": f"tinyseek-shard-{i}",
+            "route_prefix": None,
+            "import_path": "tinyseek.api.ray_serve:shard_app",
+            "args": {"shards": str(tmp_path / "shards"), "part": i},
+        }
+        for i in range(2)
+    ]
+    config["applications"] = [*parts, app]
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    serve_bin = Path(sys.executable).with_name("serve")
+    command = [str(serve_bin), "run", "--address", ray_cluster, str(path)]
+    with serve_driver(command, port, ray_cluster) as base:
+        whole = Engine.open(index, encoder=encoder, cache_size=0)
+        for query in QUERIES:
+            for mode in ("bm25", "dense", "hybrid"):
+                code, body = get(f"{base}/search?q={urllib.parse.quote(query)}&k=10&mode={mode}")
+                assert code == 200, body
+                page = whole.search_page(query, k=10, mode=mode)
+                assert body["total"] == page.total
+                assert [h["id"] for h in body["hits"]] == [h.doc_id for h in page.hits]
+
+
+def test_application_builders_refuse_unknown_args(tmp_path: Path) -> None:
+    from tinyseek.api.ray_serve import app, shard_app
+
+    with pytest.raises(ValueError, match="unknown tinyseek application args: replica"):
+        app({"index_dir": str(tmp_path), "replica": 2})
+    with pytest.raises(ValueError, match="needs args part"):
+        shard_app({"shards": str(tmp_path)})
