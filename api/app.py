@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tinyseek import __version__
 from tinyseek.api.batching import MicroBatchingEncoder
 from tinyseek.api.metrics import ServiceMetrics
-from tinyseek.api.middleware import ServiceMiddleware
+from tinyseek.api.middleware import ARRIVED, ServiceMiddleware
 from tinyseek.api.quality import QualityMonitor
 from tinyseek.api.schemas import (
     ErrorResponse,
@@ -485,6 +485,7 @@ def run_search(
 ) -> Response:
     service = service_of(request)
     settings = service.settings
+    shed_if_late(request, service)
     if len(q) > settings.max_query_chars:
         raise HTTPException(
             422, f"q is {len(q)} characters long; the limit is {settings.max_query_chars}"
@@ -547,6 +548,25 @@ def run_search(
         },
         headers={"Server-Timing": f"search;dur={took_ms:.3f}"},
     )
+
+
+def shed_if_late(request: Request, service: Service) -> None:
+    """503 for a search that waited past `queue_timeout` for a thread: under overload the
+    service answers the excess at once and keeps the latency of what it runs, instead of
+    queueing every request until clients give up on all of them."""
+    limit = service.settings.queue_timeout
+    arrived = request.scope.get(ARRIVED)
+    if not limit or arrived is None:
+        return
+    waited = time.perf_counter() - arrived
+    if waited > limit:
+        service.metrics.shed.inc()
+        raise HTTPException(
+            503,
+            f"overloaded: this search waited {waited:.2f} s for a search thread (the limit, "
+            f"queue_timeout, is {limit:g} s); retry later",
+            headers={"Retry-After": "1"},
+        )
 
 
 def facet_options(

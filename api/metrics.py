@@ -198,6 +198,11 @@ class ServiceMetrics:
             "failed attempts to load a new generation (the old one keeps serving)",
             registry=self.registry,
         )
+        self.shed = Counter(
+            "tinyseek_searches_shed",
+            "searches answered 503 unrun: they waited past queue_timeout for a search thread",
+            registry=self.registry,
+        )
         self.writes = Counter(
             "tinyseek_document_writes",
             "documents upserted or deleted",

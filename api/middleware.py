@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 access_log = logging.getLogger("tinyseek.access")
 log = logging.getLogger(__name__)
 
+ARRIVED = "tinyseek.arrived"
+"""Scope key: `time.perf_counter()` when the request reached the service (for load shedding)."""
+
 
 class ServiceMiddleware:
     def __init__(self, app: ASGIApp, service: Service) -> None:
@@ -34,6 +37,7 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        scope[ARRIVED] = started
         limit = self.service.settings.max_body_bytes
         status = 500
         response_started = False

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="open connections; more are closed as they arrive"
     )
     access_log: bool = Field(default=True, description="JSON access log lines on tinyseek.access")
+    queue_timeout: float = Field(
+        default=1.0,
+        ge=0,
+        description="a search that waited this many seconds for a search thread is answered "
+        "503 with Retry-After instead of run (overload sheds load, it does not queue it); 0 = off",
+    )
     quality_interval: float = Field(
         default=0.0,
         ge=0,

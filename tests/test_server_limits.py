@@ -107,3 +107,34 @@ def test_connections_beyond_the_cap_are_refused_and_slow_ones_freed(server: Serv
         assert time.monotonic() < deadline, f"{server.open_fds()} fds vs {baseline}"
         time.sleep(0.1)
     assert httpx.get(f"{server.base}/search", params={"q": "oak chair"}).status_code == 200
+
+
+def test_an_overloaded_server_sheds_searches_that_waited_too_long(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """One search thread, 60 searches at once, 20 ms allowed in the queue: the late ones get
+    503 + Retry-After unrun (and are counted), the rest are answered; a lone search never."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("shed")
+    build_index(make_products(2000), root / "idx", HashingEncoder())
+    env = {"TINYSEEK_REQUEST_THREADS": "1", "TINYSEEK_QUEUE_TIMEOUT": "0.02"}
+    with serve(root / "idx", root / "serve.log", env) as running:
+        for _ in range(20):  # one at a time: never shed
+            assert httpx.get(f"{running.base}/search?q=oak+chair", timeout=10).status_code == 200
+
+        def search(i: int) -> httpx.Response:
+            with httpx.Client(timeout=30) as client:
+                return client.get(f"{running.base}/search", params={"q": f"oak chair {i}"})
+
+        with ThreadPoolExecutor(60) as pool:
+            responses = list(pool.map(search, range(60)))
+        shed = [r for r in responses if r.status_code == 503]
+        answered = [r for r in responses if r.status_code == 200]
+        assert len(shed) + len(answered) == 60
+        assert shed and answered
+        assert all(r.headers["retry-after"] == "1" for r in shed)
+        assert all(r.json()["detail"].startswith("overloaded: this search waited") for r in shed)
+        assert all(r.json()["hits"] for r in answered)
+        metrics = httpx.get(f"{running.base}/metrics", timeout=10).text
+        assert f"tinyseek_searches_shed_total {float(len(shed))}" in metrics
