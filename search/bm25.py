@@ -304,14 +304,25 @@ class BM25Index:
         filters: Filters | None = None,
         all_words: bool = False,
         synonyms: Synonyms | None = None,
+        among: Sequence[int] | None = None,
     ) -> np.ndarray:
-        """The ordinals of up to n documents `search` would find, unscored and in no
-        particular order (tantivy collects them by the `ord` fast field, computing no BM25):
-        the cheap way to take every match of a query (at a million products, a common word
-        matches tens of thousands)."""
+        """The ordinals of up to n documents `search` would find (only those `among` the
+        given ordinals, if given), unscored and in no particular order (tantivy collects
+        them by the `ord` fast field, computing no BM25): the cheap way to take every match
+        of a query (at a million products, a common word matches tens of thousands)."""
         query = self.text_query(text, all_words, synonyms)
-        if query is None or n <= 0:
+        if query is None or n <= 0 or (among is not None and not among):
             return np.empty(0, dtype=np.int64)
+        if among is not None:
+            chosen = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "ord", int(o)))
+                    for o in among
+                ]
+            )
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, chosen)]
+            )
         searcher = self._index.searcher()
         hits = searcher.search(
             self._filtered(query, filters), n, count=False, order_by_field="ord"

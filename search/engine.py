@@ -535,6 +535,7 @@ class Engine:
             candidates,
             meaningful=mode is not SearchMode.BM25 and _means_something(gen, searched, synonyms),
             noise=0.0 if mode is SearchMode.BM25 else self._noise_level(gen),
+            listed=facet_request is not None or sort is not SortOrder.RELEVANCE,
         )
         page = order(matches, retrieved.fused, sort, gen)[offset : offset + k]
         products = gen.store.get(page)

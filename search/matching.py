@@ -81,10 +81,13 @@ class MatchSet:
     mask: np.ndarray
     full: np.ndarray
     """Those matching every word."""
+    unlisted: int = 0
+    """Products matching every word that are counted but in neither mask (`match_set`
+    without `listed`: only their number was needed)."""
 
     @property
     def total(self) -> int:
-        return int(np.count_nonzero(self.mask))
+        return int(np.count_nonzero(self.mask)) + self.unlisted
 
     def kind(self, ordinal: int, in_bm25: bool) -> MatchKind:
         if self.full[ordinal]:
@@ -102,20 +105,38 @@ def match_set(
     candidates: int,
     meaningful: bool,
     noise: float,
+    listed: bool = True,
 ) -> MatchSet:
-    """The products matching `text` (see the module docstring)."""
+    """The products matching `text` (see the module docstring).
+
+    With `listed` (facets to count, a page sorted by a field) every match is in the masks.
+    Without it, full matches beyond those ranked may only be counted (`MatchSet.unlisted`):
+    at a million products a common word's tens of thousands cost more to collect than the
+    rest of the search, and a page by relevance needs only whether each ranked candidate
+    matches. Same pages, same totals."""
     n = len(gen.alive)
     mask = np.zeros(n, dtype=bool)
     full = np.zeros(n, dtype=bool)
+    unlisted = 0
     if mode is not SearchMode.DENSE:
         leading = [o for o, _ in retrieved.bm25[: retrieved.full_matches]]
         full[leading] = True
         if retrieved.full_matches >= retrieved.depth:  # there may be more than were ranked
             found = gen.bm25.count(text, filters, all_words=True, synonyms=synonyms)
             if found > retrieved.full_matches:
-                ordinals = gen.bm25.ordinals(text, found, filters, True, synonyms)
+                # tantivy counts tombstones until compaction, and products an update is
+                # committing: then collect, so only live ones count
+                clean = gen.live_count == n == gen.bm25.num_docs()
+                others = None if listed or not clean else [o for o, _ in retrieved.dense]
+                if others is not None:  # which dense candidates also match every word
+                    others = [o for o in others if not full[o]]
+                ordinals = gen.bm25.ordinals(
+                    text, found if others is None else len(others), filters, True, synonyms, others
+                )
                 ordinals = ordinals[ordinals < n]
                 full[ordinals[gen.alive[ordinals]]] = True
+                if others is not None:
+                    unlisted = found - int(np.count_nonzero(full))
         mask |= full
         partial = retrieved.bm25[retrieved.full_matches : candidates]
         if mode is SearchMode.HYBRID:
@@ -138,7 +159,7 @@ def match_set(
                 if score >= (TOP_FLOOR if o in closest else RELATIVE_FLOOR) * nearest
             ]
             mask[kept] = True
-    return MatchSet(mask, full)
+    return MatchSet(mask, full, unlisted)
 
 
 def nonsense_queries(n: int = NOISE_QUERIES, seed: int = 0) -> list[str]:

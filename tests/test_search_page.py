@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.test_indexer_support import HashingEncoder
+from tinyseek.indexer import IndexWriter, build_index
 from tinyseek.search import Engine, Product
 from tinyseek.search.bm25 import all_text, content_words, query_tokens, words
 from tinyseek.search.facets import (
@@ -390,3 +392,38 @@ def test_full_matches_beyond_the_ranked_depth_all_count(
         )
         assert shallow.total == ranked.total > 3, query
         assert shallow.facets == ranked.facets, query
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_full_matches_only_counted_give_the_pages_of_those_collected(
+    sample_engine: Engine, mode: str
+) -> None:
+    """A page by relevance without facets counts the full matches beyond those ranked
+    instead of collecting them (`match_set` without `listed`): the same hits, match kinds
+    and total as the page that collects them for its facets, deep pages included."""
+    for query in ("chair", "lamp", "black", "steel", "oak table"):
+        for offset in (0, 5):
+            for filters in ({}, {"category": "Furniture"}):
+                args = {"mode": mode, "filters": filters, "candidates": 3, "offset": offset}
+                counted = sample_engine.search_page(query, k=10, **args)
+                collected = sample_engine.search_page(query, k=10, facets="brand", **args)
+                assert counted.total == collected.total, (query, offset, filters)
+                assert [(h.doc_id, h.match) for h in counted.hits] == [
+                    (h.doc_id, h.match) for h in collected.hits
+                ], (query, offset, filters)
+
+
+def test_full_matches_are_collected_while_tombstones_remain(tmp_path: Path) -> None:
+    """Deleted products stay in tantivy until compaction and tantivy counts them: the
+    total then comes from the live products collected, with or without facets."""
+    products = [Product(id=f"P{i}", title=f"Oak chair model {i}") for i in range(40)]
+    build_index(products, tmp_path / "idx", HashingEncoder())
+    with IndexWriter(tmp_path / "idx", HashingEncoder()) as writer:
+        writer.delete([f"P{i}" for i in range(10)])
+        writer.commit()
+    engine = Engine.open(tmp_path / "idx", encoder=HashingEncoder())
+    generation = engine._generation
+    assert generation.bm25.num_docs() > generation.live_count == 30  # tombstones in tantivy
+    for facets in (None, "brand"):
+        page = engine.search_page("oak chair", mode="bm25", candidates=3, facets=facets)
+        assert page.total == 30
