@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 RELATIVE_FLOOR = 0.7
 TOP_NEAREST = 10
 TOP_FLOOR = 0.5
+CHECKED_AT_MOST = 1000
+"""Dense candidates checked one by one for matching every word (`match_set`); deeper pages
+collect every match instead."""
 NOISE_QUERIES = 64
 NOISE_QUANTILE = 0.9
 
@@ -127,9 +130,10 @@ def match_set(
                 # tantivy counts tombstones until compaction, and products an update is
                 # committing: then collect, so only live ones count
                 clean = gen.live_count == n == gen.bm25.num_docs()
-                others = None if listed or not clean else [o for o, _ in retrieved.dense]
-                if others is not None:  # which dense candidates also match every word
-                    others = [o for o in others if not full[o]]
+                others = None
+                if clean and not listed and len(retrieved.dense) <= CHECKED_AT_MOST:
+                    # which dense candidates also match every word
+                    others = [o for o, _ in retrieved.dense if not full[o]]
                 ordinals = gen.bm25.ordinals(
                     text, found if others is None else len(others), filters, True, synonyms, others
                 )
