@@ -427,3 +427,22 @@ def test_full_matches_are_collected_while_tombstones_remain(tmp_path: Path) -> N
     for facets in (None, "brand"):
         page = engine.search_page("oak chair", mode="bm25", candidates=3, facets=facets)
         assert page.total == 30
+
+
+def test_the_flat_disjunction_scores_as_one_nested_per_word(sample_engine: Engine) -> None:
+    """BM25's any-word query is one flat disjunction of (field, word) terms (so tantivy can
+    prune it): the same products with the same scores as the per-word disjunctions nested in
+    one over the words, which is how tantivy's parser builds it."""
+    bm25 = sample_engine._generation.bm25
+    index = bm25._index
+    searcher = index.searcher()
+    for text in ("oak dining table with chairs", "lamp", "boil water quickly for tea", "x1 9"):
+        tokens = query_tokens(text)
+        nested, _ = index.parse_query_lenient(
+            " ".join(tokens), list(bm25.boosts), field_boosts=bm25.boosts
+        )
+        expected = searcher.search(nested, 50).hits
+        got = searcher.search(bm25.text_query(text), 50).hits
+        assert len(got) == len(expected) > 0 or text == "x1 9"
+        assert [a for _, a in got] == [a for _, a in expected], text
+        assert [s for s, _ in got] == pytest.approx([s for s, _ in expected], rel=1e-6), text
