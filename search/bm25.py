@@ -302,13 +302,27 @@ class BM25Index:
 
         With all_words, only products containing every content word qualify.
         """
+        return self.search_counted(text, n, filters, all_words, synonyms, count=False)[0]
+
+    def search_counted(
+        self,
+        text: str,
+        n: int,
+        filters: Filters | None = None,
+        all_words: bool = False,
+        synonyms: Synonyms | None = None,
+        count: bool = True,
+    ) -> tuple[list[tuple[int, float]], int]:
+        """`search`'s top n and, with `count`, how many documents match in all (tombstones
+        included), from the same pass over the postings (0 without `count`)."""
         query = self.text_query(text, all_words, synonyms)
         if query is None or n <= 0:
-            return []
+            return [], 0
         searcher = self._index.searcher()
-        hits = searcher.search(self._filtered(query, filters), n, count=False).hits
-        ordinals = searcher.fast_field_values("ord", [address for _, address in hits])
-        return [(int(o), float(s)) for (s, _), o in zip(hits, ordinals) if o is not None]
+        result = searcher.search(self._filtered(query, filters), n, count=count)
+        ordinals = searcher.fast_field_values("ord", [address for _, address in result.hits])
+        hits = [(int(o), float(s)) for (s, _), o in zip(result.hits, ordinals) if o is not None]
+        return hits, int(result.count or 0) if count else 0  # type: ignore[attr-defined]
 
     def ordinals(
         self,

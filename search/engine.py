@@ -641,6 +641,7 @@ class Engine:
         """Each retriever's top-`depth` list and their fusion."""
         bm25: list[tuple[int, float]] = []
         full_matches = 0
+        full_total: int | None = None
         dense: list[tuple[int, float]] = []
         vector: np.ndarray | None = None
         if mode is SearchMode.HYBRID:
@@ -649,9 +650,9 @@ class Engine:
                 vector = self.embed_query(text)
                 dense = gen.dense.search(vector, depth, gen.mask(filters))
             finally:
-                bm25, full_matches = lexical.result()
+                bm25, full_matches, full_total = lexical.result()
         elif mode is SearchMode.BM25:
-            bm25, full_matches = _bm25_all_then_any(gen, text, depth, filters, synonyms)
+            bm25, full_matches, full_total = _bm25_all_then_any(gen, text, depth, filters, synonyms)
         else:
             dense = gen.dense.search(self.embed_query(text), depth, gen.mask(filters))
 
@@ -679,7 +680,7 @@ class Engine:
             )
         if mode is SearchMode.DENSE:
             vector = self.embed_query(text)  # cached: encoded once
-        return Retrieved(bm25, full_matches, dense, fused, depth, vector)
+        return Retrieved(bm25, full_matches, dense, fused, depth, vector, full_total)
 
 
 def _means_something(gen: Generation, text: str, synonyms: Synonyms) -> bool:
@@ -723,22 +724,28 @@ def _bm25_all_then_any(
     depth: int,
     filters: Filters | None,
     synonyms: Synonyms | None = None,
-) -> tuple[list[tuple[int, float]], int]:
+) -> tuple[list[tuple[int, float]], int, int | None]:
     """BM25 ranking where products matching every content word come first, then the rest.
 
-    Returns the ranking and how many of its leading items match every content word. In
-    product search a partial match ("machine" for "washing machine") is usually
+    Returns the ranking, how many of its leading items match every content word, and how
+    many products match every word in all (`Retrieved.full_total`; None with tombstones).
+    In product search a partial match ("machine" for "washing machine") is usually
     another kind of product, so hybrid fusion can discount it. With one content word,
     a partial match could only match a stopword, so there are none.
     """
-    full = _live_bm25(gen, text, depth, filters, all_words=True, synonyms=synonyms)
+    total: int | None = None
+    if gen.live_count == len(gen.alive):  # counted in the same pass: no tombstones to drop
+        full, total = gen.bm25.search_counted(text, depth, filters, True, synonyms)
+        full = [(o, s) for o, s in full if o < len(gen.alive)]
+    else:
+        full = _live_bm25(gen, text, depth, filters, all_words=True, synonyms=synonyms)
     if len(full) >= depth or len(content_words(query_tokens(text))) <= 1:
-        return full, len(full)
+        return full, len(full), total
     seen = {o for o, _ in full}
     rest = [
         (o, s) for o, s in _live_bm25(gen, text, depth, filters, synonyms=synonyms) if o not in seen
     ]
-    return (full + rest)[:depth], len(full)
+    return (full + rest)[:depth], len(full), total
 
 
 def _live_bm25(

@@ -75,6 +75,9 @@ class Retrieved:
     """How deep each retriever was asked to go."""
     vector: np.ndarray | None = None
     """The query's embedding (hybrid and dense modes)."""
+    full_total: int | None = None
+    """How many products contain every content word, tombstones included, when the BM25
+    search counted them (with no tombstones; it runs beside the query's encoding)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,9 @@ def match_set(
         leading = [o for o, _ in retrieved.bm25[: retrieved.full_matches]]
         full[leading] = True
         if retrieved.full_matches >= retrieved.depth:  # there may be more than were ranked
-            found = gen.bm25.count(text, filters, all_words=True, synonyms=synonyms)
+            found = retrieved.full_total
+            if found is None:
+                found = gen.bm25.count(text, filters, all_words=True, synonyms=synonyms)
             if found > retrieved.full_matches:
                 # tantivy counts tombstones until compaction, and products an update is
                 # committing: then collect, so only live ones count
