@@ -733,18 +733,12 @@ def _bm25_all_then_any(
     another kind of product, so hybrid fusion can discount it. With one content word,
     a partial match could only match a stopword, so there are none.
     """
-    total: int | None = None
-    if gen.live_count == len(gen.alive):  # counted in the same pass: no tombstones to drop
-        full, total = gen.bm25.search_counted(text, depth, filters, True, synonyms)
-        full = [(o, s) for o, s in full if o < len(gen.alive)]
-    else:
-        full = _live_bm25(gen, text, depth, filters, all_words=True, synonyms=synonyms)
+    full, total = _live_bm25(gen, text, depth, filters, True, synonyms, count=True)
     if len(full) >= depth or len(content_words(query_tokens(text))) <= 1:
         return full, len(full), total
     seen = {o for o, _ in full}
-    rest = [
-        (o, s) for o, s in _live_bm25(gen, text, depth, filters, synonyms=synonyms) if o not in seen
-    ]
+    any_word, _ = _live_bm25(gen, text, depth, filters, synonyms=synonyms)
+    rest = [(o, s) for o, s in any_word if o not in seen]
     return (full + rest)[:depth], len(full), total
 
 
@@ -755,22 +749,25 @@ def _live_bm25(
     filters: Filters | None,
     all_words: bool = False,
     synonyms: Synonyms | None = None,
-) -> list[tuple[int, float]]:
-    """BM25 top-`depth` among live products.
+    count: bool = False,
+) -> tuple[list[tuple[int, float]], int | None]:
+    """BM25 top-`depth` among live products and, with `count`, how many documents match in
+    all, counted in the same pass (None without it, or when tombstones would make tantivy's
+    count too high). Counting visits every match: a disjunction's top n is then unpruned.
 
     Updates leave tombstoned (and, mid-commit, not yet committed) ordinals in
     tantivy until compaction, so when there are any, fetch deeper and drop them.
     """
     n_alive = len(gen.alive)
     if gen.live_count == n_alive:
-        hits = gen.bm25.search(text, depth, filters, all_words, synonyms)
-        return [(o, s) for o, s in hits if o < n_alive]
+        hits, total = gen.bm25.search_counted(text, depth, filters, all_words, synonyms, count)
+        return [(o, s) for o, s in hits if o < n_alive], total if count else None
     n = depth + min(n_alive - gen.live_count, depth)
     while True:
         hits = gen.bm25.search(text, n, filters, all_words, synonyms)
         live = [(o, s) for o, s in hits if o < n_alive and gen.alive[o]]
         if len(live) >= depth or len(hits) < n:
-            return live[:depth]
+            return live[:depth], None
         n *= 4
 
 
