@@ -2,9 +2,11 @@
 
 Each replica builds the very app `tinyseek serve` runs (`create_app`: the HTTP API, the
 page, metrics, the background reload that moves to a newly published generation), so every
-replica hot-reloads on its own. Ray Serve's proxy takes the HTTP port and routes to the
-replicas; autoscaling adds replicas (up to `max_replicas`) when the ongoing requests per
-replica pass `target_ongoing`. The index directory must be readable by every node (a shared
+replica hot-reloads on its own. Requests reach the replicas through Ray Serve's HAProxy
+mode (`HA_PROXY`, on unless RAY_SERVE_ENABLE_HA_PROXY=0): HAProxy takes the HTTP port and
+forwards each request straight to a replica's own HTTP server, past the Python proxy and
+its handle call; autoscaling adds replicas (up to `max_replicas`) when the ongoing requests
+per replica pass `target_ongoing`. The index directory must be readable by every node (a shared
 volume, or `tinyseek pull-index` on each node first).
 
 With a shard set (`--shards DIR`, cut by `tinyseek shard`), each part is its own Serve
@@ -39,6 +41,10 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 SHARD_APP = "tinyseek-shard-{}"
+HA_PROXY = "RAY_SERVE_ENABLE_HA_PROXY"
+"""Ray Serve's switch for HAProxy in front of replicas that serve HTTP themselves (the
+Python proxy added about 10 ms a request on Home Depot and gave out under 100 requests/s on
+2 cores; README, Scale). Ray reads it in the controller's and the replicas' environment."""
 
 
 @dataclass(frozen=True)
@@ -188,11 +194,12 @@ def shard_app(args: dict[str, Any]) -> Any:
 
 def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = True) -> None:
     """Start (or join) a Ray cluster, deploy the app on it and keep serving."""
+    ha_proxy = {HA_PROXY: os.environ.setdefault(HA_PROXY, "1")}  # before ray.serve's import
     ray = _ray()
     from ray import serve
 
     if not ray.is_initialized():
-        env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **ha_proxy}
         for name, value in settings.model_dump(exclude_none=True).items():
             env[f"TINYSEEK_{name.upper()}"] = str(value)
         for name in ("TINYSEEK_HOME", "TINYSEEK_API_KEY"):
@@ -203,7 +210,10 @@ def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = Tru
             ray.init(include_dashboard=False, **kwargs)
         else:
             ray.init(address=options.address, **kwargs)
-    serve.start(http_options={"host": options.host, "port": options.port})
+    serve.start(
+        http_options={"host": options.host, "port": options.port},
+        controller_options={"runtime_env": {"env_vars": ha_proxy}},
+    )
     if settings.shards is not None:
         for i, part in enumerate(shard_deployments(settings.shards, options)):
             serve.run(part, name=SHARD_APP.format(i), route_prefix=None, blocking=False)

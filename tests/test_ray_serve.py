@@ -57,6 +57,23 @@ def get(url: str, timeout: float = 10) -> tuple[int, Any]:
         return exc.code, None
 
 
+def listener(port: int) -> str:
+    """The name of the process listening on TCP `port` on this machine (from /proc)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                sockets.add(f"socket:[{fields[9]}]")
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) in sockets:
+                return (fd.parent.parent / "comm").read_text().strip()
+        except OSError:  # a process or descriptor that went away meanwhile
+            continue
+    return ""
+
+
 @pytest.fixture()
 def served(
     tmp_path: Path, ray_cluster: str, tiny: dict[str, object]
@@ -119,6 +136,9 @@ def test_two_replicas_answer_like_the_library_and_reload(
         "print(d.replica_states.get('RUNNING'))",
     )
     assert running == "2"
+    # HAProxy holds the port and forwards to the replicas' own HTTP servers (not Serve's
+    # Python proxy)
+    assert listener(int(urllib.parse.urlsplit(base).port or 0)) == "haproxy"
     engine = Engine.open(index, encoder=encoder)
     for query in QUERIES:
         for mode in ("bm25", "dense", "hybrid"):
