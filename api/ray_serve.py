@@ -3,7 +3,7 @@
 Each replica builds the very app `tinyseek serve` runs (`create_app`: the HTTP API, the
 page, metrics, the background reload that moves to a newly published generation), so every
 replica hot-reloads on its own. Requests reach the replicas through Ray Serve's HAProxy
-mode (`HA_PROXY`, on unless RAY_SERVE_ENABLE_HA_PROXY=0): HAProxy takes the HTTP port and
+mode (`SERVE_ENV`, on unless RAY_SERVE_ENABLE_HA_PROXY=0): HAProxy takes the HTTP port and
 forwards each request straight to a replica's own HTTP server, past the Python proxy and
 its handle call; autoscaling adds replicas (up to `max_replicas`) when the ongoing requests
 per replica pass `target_ongoing`. The index directory must be readable by every node (a shared
@@ -42,9 +42,12 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 SHARD_APP = "tinyseek-shard-{}"
 HA_PROXY = "RAY_SERVE_ENABLE_HA_PROXY"
-"""Ray Serve's switch for HAProxy in front of replicas that serve HTTP themselves (the
-Python proxy added about 10 ms a request on Home Depot and gave out under 100 requests/s on
-2 cores; README, Scale). Ray reads it in the controller's and the replicas' environment."""
+SERVE_ENV = {HA_PROXY: "1", "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1"}
+"""Ray Serve's throughput switches, each on unless the environment sets it: HAProxy in front
+of replicas that serve HTTP themselves (Serve's Python proxy added about 10 ms a request on
+Home Depot and gave out under 100 requests/s on 2 cores), and gRPC for the calls between
+deployments (a shard set's fan-out). Ray reads them in the controller's and the replicas'
+environment (README, Scale)."""
 
 
 @dataclass(frozen=True)
@@ -194,12 +197,13 @@ def shard_app(args: dict[str, Any]) -> Any:
 
 def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = True) -> None:
     """Start (or join) a Ray cluster, deploy the app on it and keep serving."""
-    ha_proxy = {HA_PROXY: os.environ.setdefault(HA_PROXY, "1")}  # before ray.serve's import
+    serve_env = {name: os.environ.setdefault(name, on) for name, on in SERVE_ENV.items()}
+    # (set before ray.serve is first imported: it reads them then)
     ray = _ray()
     from ray import serve
 
     if not ray.is_initialized():
-        env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **ha_proxy}
+        env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **serve_env}
         for name, value in settings.model_dump(exclude_none=True).items():
             env[f"TINYSEEK_{name.upper()}"] = str(value)
         for name in ("TINYSEEK_HOME", "TINYSEEK_API_KEY"):
@@ -212,7 +216,7 @@ def serve_on_ray(settings: Settings, options: ServeOptions, blocking: bool = Tru
             ray.init(address=options.address, **kwargs)
     serve.start(
         http_options={"host": options.host, "port": options.port},
-        controller_options={"runtime_env": {"env_vars": ha_proxy}},
+        controller_options={"runtime_env": {"env_vars": serve_env}},
     )
     if settings.shards is not None:
         for i, part in enumerate(shard_deployments(settings.shards, options)):

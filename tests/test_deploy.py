@@ -201,9 +201,9 @@ def test_rayservice_serves_the_pulled_index_with_probes_and_a_pdb() -> None:
         assert pull["args"][0] == "pull-index" and pull["args"][-1] == "/index"
         assert {"name": "index", "mountPath": "/index"} in pod["containers"][0]["volumeMounts"]
         assert pod["priorityClassName"] == "tinyseek-serving"
-        # HAProxy in front of the replicas, in the controller's and the replicas' pods alike
+        # Serve's throughput switches, in the controller's and the replicas' pods alike
         env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
-        assert env[ray_serve.HA_PROXY] == "1"
+        assert ray_serve.SERVE_ENV.items() <= env.items()
     worker = templates["search"]["spec"]["containers"][0]
     assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert worker["livenessProbe"]["httpGet"]["path"] == "/healthz"
