@@ -312,17 +312,17 @@ class BM25Index:
         all_words: bool = False,
         synonyms: Synonyms | None = None,
         count: bool = True,
-    ) -> tuple[list[tuple[int, float]], int]:
+    ) -> tuple[list[tuple[int, float]], int | None]:
         """`search`'s top n and, with `count`, how many documents match in all (tombstones
-        included), from the same pass over the postings (0 without `count`)."""
+        included), from the same pass over the postings (None without `count`)."""
         query = self.text_query(text, all_words, synonyms)
         if query is None or n <= 0:
-            return [], 0
+            return [], 0 if count else None
         searcher = self._index.searcher()
         result = searcher.search(self._filtered(query, filters), n, count=count)
         ordinals = searcher.fast_field_values("ord", [address for _, address in result.hits])
         hits = [(int(o), float(s)) for (s, _), o in zip(result.hits, ordinals) if o is not None]
-        return hits, int(result.count or 0) if count else 0  # type: ignore[attr-defined]
+        return hits, int(result.count or 0) if count else None  # type: ignore[attr-defined]
 
     def ordinals(
         self,

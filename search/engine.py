@@ -761,7 +761,7 @@ def _live_bm25(
     n_alive = len(gen.alive)
     if gen.live_count == n_alive:
         hits, total = gen.bm25.search_counted(text, depth, filters, all_words, synonyms, count)
-        return [(o, s) for o, s in hits if o < n_alive], total if count else None
+        return [(o, s) for o, s in hits if o < n_alive], total
     n = depth + min(n_alive - gen.live_count, depth)
     while True:
         hits = gen.bm25.search(text, n, filters, all_words, synonyms)
