@@ -11,17 +11,20 @@ document the schema.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import logging
 import secrets
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import orjson
@@ -130,6 +133,8 @@ class Service:
         self._threads: list[threading.Thread] = []
         self._readiness: tuple[float, int, dict[str, Any]] | None = None
         self._readiness_lock = threading.Lock()
+        self._search_threads: ThreadPoolExecutor | None = None
+        self._search_threads_lock = threading.Lock()
         if engine is not None:
             self.writer = DocumentWriter(engine, settings.write_lock_wait)
 
@@ -173,6 +178,23 @@ class Service:
         if self.engine is not None and isinstance(self.engine.encoder, MicroBatchingEncoder):
             self.engine.encoder.close()
             self.engine.encoder = self.engine.encoder.inner
+        with self._search_threads_lock:
+            if self._search_threads is not None:
+                self._search_threads.shutdown(wait=False)
+                self._search_threads = None
+
+    @property
+    def search_threads(self) -> ThreadPoolExecutor:
+        """The threads searches run on (`request_threads` of them), kept for the service's
+        life. Not anyio's worker threads: those end with the task that started them, so
+        where each request is a task of its own on a loop that runs forever (Ray Serve's
+        replicas), every search started a thread and opened the document store again."""
+        with self._search_threads_lock:
+            if self._search_threads is None:
+                self._search_threads = ThreadPoolExecutor(
+                    self.settings.request_threads, thread_name_prefix="tinyseek-search"
+                )
+            return self._search_threads
 
     def _batch_encodes(self, engine: Engine) -> None:
         """Wrap the engine's encoder (again after a reload that changed it) for micro-batching."""
@@ -550,6 +572,16 @@ def run_search(
     )
 
 
+T = TypeVar("T")
+
+
+async def in_search_thread(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on the service's search threads (`Service.search_threads`)."""
+    context = contextvars.copy_context()
+    pool = service_of(request).search_threads
+    return await asyncio.get_running_loop().run_in_executor(pool, context.run, fn, *args)
+
+
 def shed_if_late(request: Request, service: Service) -> None:
     """503 for a search that waited past `queue_timeout` for a thread: under overload the
     service answers the excess at once and keeps the latency of what it runs, instead of
@@ -647,8 +679,12 @@ def search_get(request: Request) -> Response:
     )
 
 
-def search_post(request: Request, body: SearchRequest) -> Response:
+async def search_post(request: Request, body: SearchRequest) -> Response:
     """Search with a JSON body (filters and weights as objects; unknown keys are refused)."""
+    return await in_search_thread(request, _search_post, request, body)
+
+
+def _search_post(request: Request, body: SearchRequest) -> Response:
     filters = None if body.filters is None else _present(body.filters.model_dump())
     weights = None
     if body.weights is not None:
@@ -849,7 +885,7 @@ class SearchFastPath:
         request = Request(scope, receive)
         response: Response
         try:
-            response = await to_thread.run_sync(search_get, request)
+            response = await in_search_thread(request, search_get, request)
         except HTTPException as exc:
             response = await http_exception_handler(request, exc)
         except RequestValidationError as exc:
@@ -876,7 +912,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Searches are CPU-bound: more threads than cores only adds contention and memory.
+        # Blocking endpoints are CPU-bound: more threads than cores only adds contention and
+        # memory. Searches run on the service's own threads (`Service.search_threads`), the
+        # other blocking endpoints on anyio's; `request_threads` of each.
         to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         service.start()
         try:

@@ -163,6 +163,8 @@ def deployment(settings: Settings, options: ServeOptions) -> Any:
         },
         ray_actor_options={"num_cpus": options.cpus_per_replica},
         health_check_period_s=5,
+        # the service writes its own JSON access lines (as under uvicorn): not Serve's too
+        logging_config={"enable_access_log": False},
     ).bind()
 
 

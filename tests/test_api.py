@@ -445,6 +445,55 @@ def test_writes_disabled_without_a_configured_key(api_index: Path) -> None:
     assert local.get("/readyz").status_code == 503
 
 
+def test_searches_keep_their_threads_when_each_request_is_a_task_of_its_own(
+    api_index: Path, teacher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray Serve's replicas run each request as its own task on a loop that runs forever;
+    anyio's worker threads end with the task that started them, so searches on them started
+    a thread per request and opened the document store again on each. The service's own
+    search threads outlive requests: the store is opened once per thread, not per search."""
+    import asyncio
+
+    from tinyseek.api import Settings, create_app
+    from tinyseek.search import Engine
+    from tinyseek.search.store import DocStore
+
+    opened: list[threading.Thread] = []
+    connect = DocStore._connect
+
+    def counting(self: DocStore) -> Any:
+        opened.append(threading.current_thread())
+        return connect(self)
+
+    monkeypatch.setattr(DocStore, "_connect", counting)
+    engine = Engine.open(api_index, encoder=teacher)
+    app = create_app(Settings(index_dir=api_index, request_threads=2), engine)
+    expected = [h.doc_id for h in engine.search("garden hose", k=5)]
+    opened.clear()
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+
+    async def search(method: str, **kwargs: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.request(method, "/search", **kwargs)
+
+    query = {"q": "garden hose", "k": 5}
+    try:
+        for i in range(8):
+            request = search("GET", params=query) if i % 2 else search("POST", json=query)
+            response = asyncio.run_coroutine_threadsafe(request, loop).result(timeout=60)
+            assert response.status_code == 200, response.text
+            assert [h["id"] for h in response.json()["hits"]] == expected
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(timeout=10)
+        loop.close()
+    assert 1 <= len(opened) <= 2, f"the store was opened {len(opened)} times for 8 searches"
+    assert all(t.name.startswith("tinyseek-search") for t in opened)
+
+
 # ---------------------------------------------------------------------------------- hot reload
 def test_new_generation_picked_up_without_failed_requests(
     client: httpx.Client, api_index: Path, api_products: list[Any], teacher: Any, server: str
