@@ -806,7 +806,7 @@ async def readyz(request: Request) -> Response:
     generation (at most once a second) answers 200; 503 with the reason while loading,
     or when any of them fails."""
     service = service_of(request)
-    status, body = await to_thread.run_sync(service.readiness)
+    status, body = await in_search_thread(request, service.readiness)
     return json_response(body, status_code=status)
 
 
