@@ -47,7 +47,10 @@ class Settings(BaseSettings):
     )
     faiss_threads: int = Field(default=1, ge=1, description="FAISS OpenMP threads")
     request_threads: int = Field(
-        default=4, ge=1, le=256, description="threads running blocking endpoints (searches)"
+        default=4,
+        ge=1,
+        le=256,
+        description="threads running searches (as many again run other blocking endpoints)",
     )
     micro_batch: int = Field(
         default=1,
