@@ -158,12 +158,25 @@ def shard_deployments(
     ]
 
 
+def log_to_replica_log() -> None:
+    """Send the service's lines (its JSON access lines; loads, reloads, refusals) to the
+    replica's Serve log, as Serve's own: a replica starts with Ray's logging, in which they
+    went nowhere. (Not `logging.config`: it would close the handlers Serve set up.)"""
+    ours = logging.getLogger("tinyseek")
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
+    for handler in logging.getLogger("ray.serve").handlers:
+        if handler not in ours.handlers:
+            ours.addHandler(handler)
+
+
 def deployment(settings: Settings, options: ServeOptions) -> Any:
     """The bound Ray Serve application: replicas of the tinyseek app, autoscaled."""
     _ray()
     from ray import serve
 
     def build() -> FastAPI:  # a function: Serve calls it in each replica (a partial it would not)
+        log_to_replica_log()
         return create_app(settings, open_shards=None if settings.shards is None else ray_shards)
 
     make: Any = serve.deployment

@@ -57,21 +57,23 @@ def get(url: str, timeout: float = 10) -> tuple[int, Any]:
         return exc.code, None
 
 
-def listener(port: int) -> str:
-    """The name of the process listening on TCP `port` on this machine (from /proc)."""
+def listeners(port: int) -> set[str]:
+    """The names of the processes holding the socket listening on TCP `port` on this machine
+    (from /proc; a socket can be held by several, e.g. a process that inherited it)."""
     sockets = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
                 sockets.add(f"socket:[{fields[9]}]")
+    names = set()
     for fd in Path("/proc").glob("[0-9]*/fd/*"):
         try:
             if os.readlink(fd) in sockets:
-                return (fd.parent.parent / "comm").read_text().strip()
+                names.add((fd.parent.parent / "comm").read_text().strip())
         except OSError:  # a process or descriptor that went away meanwhile
             continue
-    return ""
+    return names
 
 
 @pytest.fixture()
@@ -91,7 +93,7 @@ def ray_served(index: Path, address: str, *options: str, **env: str) -> Iterator
     port = free_port()
     command = [
         sys.executable, "-m", "tinyseek.cli", "serve", str(index), "--ray", address,
-        "--port", str(port), "--no-access-log", "--cache-size", "0", *options,
+        "--port", str(port), "--cache-size", "0", *options,
     ]  # fmt: skip
     with serve_driver(command, port, address, **env) as base:
         yield base
@@ -126,8 +128,14 @@ def serve_driver(command: list[str], port: int, address: str, **env: str) -> Ite
         on_cluster(address, "serve.shutdown()")
 
 
+def replica_log_lines(base: Path) -> list[str]:
+    """Every line of the tinyseek replicas' Serve logs on the test clusters under `base`."""
+    logs = base.glob("ray*/session_latest/logs/serve/replica_tinyseek_tinyseek_*.log")
+    return [line for log in logs for line in log.read_text().splitlines()]
+
+
 def test_two_replicas_answer_like_the_library_and_reload(
-    served: tuple[str, Path, Any, str],
+    served: tuple[str, Path, Any, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     base, index, encoder, address = served
     running = on_cluster(
@@ -138,7 +146,8 @@ def test_two_replicas_answer_like_the_library_and_reload(
     assert running == "2"
     # HAProxy holds the port and forwards to the replicas' own HTTP servers (not Serve's
     # Python proxy)
-    assert listener(int(urllib.parse.urlsplit(base).port or 0)) == "haproxy"
+    held_by = listeners(int(urllib.parse.urlsplit(base).port or 0))
+    assert "haproxy" in held_by and "ray::ProxyActor" not in held_by, held_by
     engine = Engine.open(index, encoder=encoder)
     for query in QUERIES:
         for mode in ("bm25", "dense", "hybrid"):
@@ -160,6 +169,10 @@ def test_two_replicas_answer_like_the_library_and_reload(
         seen = seen + 1 if code == 200 and body["hits"] and body["hits"][0]["id"] == "NEW-1" else 0
         time.sleep(0.1)
     assert seen == 20
+    # the service's own lines reach the replicas' Serve logs: access lines, the reload
+    lines = replica_log_lines(tmp_path_factory.getbasetemp())
+    assert any('"path":"/search","endpoint":"/search","status":200' in line for line in lines)
+    assert any("serving generation" in line for line in lines)
 
 
 def test_shards_as_serve_applications_answer_like_the_whole_index(
