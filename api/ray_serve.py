@@ -52,8 +52,8 @@ SERVE_ENV = {
 of replicas that serve HTTP themselves (Serve's Python proxy added about 10 ms a request on
 Home Depot and gave out under 100 requests/s on 2 cores), gRPC for the calls between
 deployments (a shard set's fan-out), and Serve's throughput bundle (user code and handle
-routing on the replica's own loop, logs to files only, GC frozen after start: 15% less CPU
-a request), but with its log buffer at Serve's usual 1 record: at the bundle's 1000 a
+routing on the replica's own loop, logs to files only, GC frozen after start: about 10% less
+box CPU a request), but with its log buffer at Serve's usual 1 record: at the bundle's 1000 a
 replica's log file stayed empty through a start that kept failing. Ray reads them in the
 controller's and the replicas' environment (README, Scale)."""
 
